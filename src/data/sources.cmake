@@ -1,0 +1,1 @@
+# data store sources: front, registry and the enabled backends (filled in by the data work).

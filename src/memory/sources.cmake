@@ -1,0 +1,1 @@
+# memory store sources: front, registry and the enabled backends (filled in by the memory work).

@@ -1,0 +1,1 @@
+# schedule store sources: front, registry and the enabled backends (filled in by the schedule work).

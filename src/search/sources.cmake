@@ -1,0 +1,1 @@
+# search store sources: front, registry and the enabled backends (filled in by the search work).
