@@ -159,6 +159,12 @@ static int pg_connect_error(pg_inst *pi, PGconn *c, const char *why)
 	return mr_error_set(MR_EUNAVAILABLE, "postgresql at %s: connect: %s", pi->address, msg);
 }
 
+static void pg_notice(void *payload, const char *message)
+{
+	char msg[512];
+	mr_log(MR_LOG_DEBUG, "postgresql: %s", pg_trim(message, msg, sizeof msg));
+}
+
 /* Opens one connection, never waiting longer than the configured timeout
  * (libpq's own connect_timeout has whole-second granularity). */
 static int pg_connect(pg_inst *pi, pg_conn **out)
@@ -196,6 +202,9 @@ static int pg_connect(pg_inst *pi, pg_conn **out)
 			st = PQconnectPoll(c);
 	}
 	pg_note_address(pi, c);
+	/* libpq prints notices (and the FATAL of a terminated session) on
+	 * stderr by default; the library never prints */
+	PQsetNoticeProcessor(c, pg_notice, NULL);
 	pg_conn *pc = mr_calloc(1, sizeof *pc);
 	if (!pc) {
 		rc = MR_ENOMEM;
@@ -211,20 +220,17 @@ done:
 }
 
 /* True when an idle pooled connection is still usable: the server closes
- * terminated sessions with a FATAL message, which shows up as readable
- * data; consuming it turns PQstatus to CONNECTION_BAD. */
+ * terminated sessions with a FATAL message and EOF, which show up as
+ * readable data on the socket. */
 static bool pg_conn_alive(pg_conn *pc)
 {
 	if (pc->broken || PQstatus(pc->conn) != CONNECTION_OK)
 		return false;
 	struct pollfd pfd = {.fd = PQsocket(pc->conn), .events = POLLIN};
-	if (poll(&pfd, 1, 0) > 0) {
-		if (!PQconsumeInput(pc->conn) || PQstatus(pc->conn) != CONNECTION_OK)
-			return false;
-		PGnotify *n;
-		while ((n = PQnotifies(pc->conn)))
-			PQfreemem(n);
-	}
+	/* we never LISTEN, so an idle session has nothing to say unless the
+	 * server is ending it; whatever it sent, do not trust it further */
+	if (poll(&pfd, 1, 0) != 0)
+		return false;
 	return PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
 }
 
@@ -831,9 +837,12 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 		goto done;
 	}
 
-	/* With expand_dbname, a URI in "dbname" is expanded and the later
-	 * keywords override what it says. */
+	/* With expand_dbname, a URI in "dbname" is expanded in place: keywords
+	 * after it override what it says, keywords before it are defaults. */
 	size_t n = 0;
+	/* defaults a URL may override (it is expanded where "dbname" stands) */
+	pg_param(pi, &n, "application_name", "mailroom");
+	pg_param(pi, &n, "keepalives", "1");
 	if (url) {
 		pg_param(pi, &n, "dbname", url);
 		/* never print the password of a URL: keep only what follows '@' */
@@ -864,8 +873,6 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 	    (rc = pg_param_owned(pi, &n, "options", "-c statement_timeout=", (long long)pi->timeout_ms)) < 0 ||
 	    (rc = pg_param_owned(pi, &n, "tcp_user_timeout", "", (long long)pi->timeout_ms)) < 0)
 		goto done;
-	pg_param(pi, &n, "keepalives", "1");
-	pg_param(pi, &n, "application_name", "mailroom");
 	pi->keywords[n] = NULL;
 	pi->values[n] = NULL;
 
