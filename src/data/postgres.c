@@ -34,6 +34,7 @@
 #define PG_SCHEMA_VERSION 1
 #define PG_ADVISORY_LOCK_KEY 0x6d61696c726f6f6dLL /* "mailroom" */
 #define PG_MAX_ATTEMPTS 8   /* serialization failures / deadlocks before MR_ECONFLICT */
+#define PG_PIPELINE_MAX 10000 /* larger batches go statement by statement */
 #define PG_BYTEA_OID 17
 #define PG_INT8_OID 20
 
@@ -63,7 +64,8 @@ static const struct {
 	[PG_ADD] = {"INSERT INTO mr_counters (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE "
 		    "SET v = mr_counters.v + EXCLUDED.v RETURNING v",
 		    2, {PG_BYTEA_OID, PG_INT8_OID}},
-	[PG_ASSERT] = {"SELECT v FROM mr_kv WHERE k = $1 FOR UPDATE", 1, {PG_BYTEA_OID}},
+	/* compares in the server: the value itself (up to 16 MiB) never comes back */
+	[PG_ASSERT] = {"SELECT v = $2 FROM mr_kv WHERE k = $1 FOR UPDATE", 2, {PG_BYTEA_OID, PG_BYTEA_OID}},
 };
 
 /* Scan statements: one per combination of direction, bounds, table and
@@ -364,6 +366,43 @@ static int pg_prepare(pg_inst *pi, pg_conn *pc, const char *name, const char *sq
 	return rc;
 }
 
+static int pg_ensure_prepared(pg_inst *pi, pg_conn *pc, int id)
+{
+	if (pc->prepared & (1u << id))
+		return 0;
+	char name[16];
+	snprintf(name, sizeof name, "mr%d", id);
+	int rc = pg_prepare(pi, pc, name, pg_stmts[id].sql, pg_stmts[id].nparams, pg_stmts[id].types);
+	if (rc == 0)
+		pc->prepared |= 1u << id;
+	return rc;
+}
+
+/* Binary parameters of statement id: key, then value or number. */
+typedef struct pg_params {
+	const char *vals[2];
+	int lens[2], fmts[2];
+	uint8_t num[8];
+} pg_params;
+
+static void pg_params_fill(pg_params *p, const mr_slice *key, const mr_slice *value, const int64_t *num)
+{
+	static const char empty[1] = {0};
+	p->vals[0] = key->len ? (const char *)key->ptr : empty;
+	p->lens[0] = (int)key->len;
+	p->vals[1] = NULL;
+	p->lens[1] = 0;
+	p->fmts[0] = p->fmts[1] = 1;
+	if (value) {
+		p->vals[1] = value->len ? (const char *)value->ptr : empty;
+		p->lens[1] = (int)value->len;
+	} else if (num) {
+		pg_be64_put(p->num, (uint64_t)*num);
+		p->vals[1] = (const char *)p->num;
+		p->lens[1] = 8;
+	}
+}
+
 /* Executes a prepared statement with binary parameters and results.
  * *res is set on success (caller clears it). */
 static int pg_exec(pg_inst *pi, pg_conn *pc, int id, const mr_slice *key, const mr_slice *value, const int64_t *num,
@@ -372,30 +411,15 @@ static int pg_exec(pg_inst *pi, pg_conn *pc, int id, const mr_slice *key, const 
 	*res = NULL;
 	char name[16];
 	snprintf(name, sizeof name, "mr%d", id);
-	if (!(pc->prepared & (1u << id))) {
-		int rc = pg_prepare(pi, pc, name, pg_stmts[id].sql, pg_stmts[id].nparams, pg_stmts[id].types);
-		if (rc < 0)
-			return rc;
-		pc->prepared |= 1u << id;
-	}
-	const char *vals[2] = {NULL, NULL};
-	int lens[2] = {0, 0}, fmts[2] = {1, 1};
-	uint8_t numbuf[8];
-	static const char empty[1] = {0};
-	vals[0] = key->len ? (const char *)key->ptr : empty;
-	lens[0] = (int)key->len;
-	if (value) {
-		vals[1] = value->len ? (const char *)value->ptr : empty;
-		lens[1] = (int)value->len;
-	} else if (num) {
-		pg_be64_put(numbuf, (uint64_t)*num);
-		vals[1] = (const char *)numbuf;
-		lens[1] = 8;
-	}
-	PGresult *r = PQexecPrepared(pc->conn, name, pg_stmts[id].nparams, vals, lens, fmts, 1);
+	int rc = pg_ensure_prepared(pi, pc, id);
+	if (rc < 0)
+		return rc;
+	pg_params p;
+	pg_params_fill(&p, key, value, num);
+	PGresult *r = PQexecPrepared(pc->conn, name, pg_stmts[id].nparams, p.vals, p.lens, p.fmts, 1);
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		int rc = pg_fail(pi, pc, r, what, retry);
+		rc = pg_fail(pi, pc, r, what, retry);
 		PQclear(r);
 		return rc;
 	}
@@ -571,13 +595,29 @@ static int pg_scan(mr_data_inst *inst, const mr_range *range, size_t limit, mr_k
 
 /* ---- commit ---- */
 
+/* Checks the result of PG_ASSERT for op: 0 or MR_ECONFLICT. */
+static int pg_assert_check(const mr_batch_op *op, const PGresult *res)
+{
+	bool present = PQntuples(res) > 0;
+	bool equal = present && PQgetlength(res, 0, 0) == 1 && PQgetvalue(res, 0, 0)[0] == 1;
+	bool holds = op->kind == MR_OP_ASSERT_ABSENT ? !present : equal;
+	if (holds)
+		return 0;
+	char hex[80];
+	pg_key_hex(hex, sizeof hex, op->key);
+	return mr_error_set(MR_ECONFLICT, "assertion failed on key %s: %s", hex,
+			    op->kind == MR_OP_ASSERT_ABSENT ? "key is present"
+			    : present			     ? "value differs"
+							     : "key is absent");
+}
+
 typedef enum pg_outcome {
 	PG_DONE,      /* rc says how it ended; the transaction is over */
 	PG_RETRY,     /* serialization failure or deadlock: retry the batch */
 	PG_RECONNECT, /* connection lost before COMMIT was sent: nothing applied */
 } pg_outcome;
 
-static pg_outcome pg_commit_once(pg_inst *pi, pg_conn *pc, const mr_batch_op *ops, size_t nops, bool has_assert,
+static pg_outcome pg_commit_serial(pg_inst *pi, pg_conn *pc, const mr_batch_op *ops, size_t nops, bool has_assert,
 				 int64_t *add_result, int *rc_out)
 {
 	bool retry = false, in_txn = false;
@@ -609,23 +649,9 @@ static pg_outcome pg_commit_once(pg_inst *pi, pg_conn *pc, const mr_batch_op *op
 			break;
 		case MR_OP_ASSERT_VALUE:
 		case MR_OP_ASSERT_ABSENT:
-			rc = pg_exec(pi, pc, PG_ASSERT, &op->key, NULL, NULL, "commit: assert", &res, &retry);
-			if (rc == 0) {
-				bool present = PQntuples(res) > 0;
-				bool holds = op->kind == MR_OP_ASSERT_ABSENT
-						     ? !present
-						     : present && mr_slice_eq(op->value,
-									      mr_slice_of(PQgetvalue(res, 0, 0),
-											  (size_t)PQgetlength(res, 0, 0)));
-				if (!holds) {
-					char hex[80];
-					pg_key_hex(hex, sizeof hex, op->key);
-					rc = mr_error_set(MR_ECONFLICT, "assertion failed on key %s: %s", hex,
-							  op->kind == MR_OP_ASSERT_ABSENT ? "key is present"
-							  : present		       ? "value differs"
-											       : "key is absent");
-				}
-			}
+			rc = pg_exec(pi, pc, PG_ASSERT, &op->key, &op->value, NULL, "commit: assert", &res, &retry);
+			if (rc == 0)
+				rc = pg_assert_check(op, res);
 			break;
 		}
 		PQclear(res);
@@ -680,6 +706,139 @@ fail:
 	return retry ? PG_RETRY : PG_DONE;
 }
 
+/*
+ * The same transaction in pipeline mode: BEGIN, every operation and (when
+ * there is no assertion to look at first) COMMIT go out together and their
+ * results come back together, one round trip instead of one per operation.
+ * With assertions, COMMIT follows once their results are checked.  A lost
+ * connection is uncertain once COMMIT was in the pipeline.
+ */
+static pg_outcome pg_commit_pipelined(pg_inst *pi, pg_conn *pc, const mr_batch_op *ops, size_t nops,
+				      bool has_assert, int64_t *add_result, int *rc_out)
+{
+	static const int ids[] = {[MR_OP_SET] = PG_SET,
+				  [MR_OP_CLEAR] = PG_CLEAR,
+				  [MR_OP_ADD] = PG_ADD,
+				  [MR_OP_ASSERT_VALUE] = PG_ASSERT,
+				  [MR_OP_ASSERT_ABSENT] = PG_ASSERT};
+	PGconn *c = pc->conn;
+	int rc = 0;
+	bool retry = false, sent_commit = !has_assert, failed = false;
+	for (size_t i = 0; i < nops; i++)
+		if ((rc = pg_ensure_prepared(pi, pc, ids[ops[i].kind])) < 0)
+			goto lost_or_fail;
+	if (!PQenterPipelineMode(c)) {
+		rc = pg_fail(pi, pc, NULL, "commit: pipeline", NULL);
+		goto lost_or_fail;
+	}
+	bool sent = PQsendQueryParams(c, has_assert ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN", 0, NULL, NULL,
+				      NULL, NULL, 1) == 1;
+	for (size_t i = 0; sent && i < nops; i++) {
+		char name[16];
+		pg_params p;
+		int id = ids[ops[i].kind];
+		snprintf(name, sizeof name, "mr%d", id);
+		pg_params_fill(&p, &ops[i].key,
+			       ops[i].kind == MR_OP_SET || ops[i].kind == MR_OP_ASSERT_VALUE ||
+					       ops[i].kind == MR_OP_ASSERT_ABSENT
+				       ? &ops[i].value
+				       : NULL,
+			       ops[i].kind == MR_OP_ADD ? &ops[i].delta : NULL);
+		sent = PQsendQueryPrepared(c, name, pg_stmts[id].nparams, p.vals, p.lens, p.fmts, 1) == 1;
+	}
+	if (sent && !has_assert)
+		sent = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) == 1;
+	if (sent)
+		sent = PQpipelineSync(c) == 1;
+	if (!sent) {
+		pc->broken = true;
+		rc = pg_fail(pi, pc, NULL, "commit: send", NULL);
+		goto lost_or_fail;
+	}
+	/* results: BEGIN, each op, [COMMIT], each followed by NULL; then SYNC */
+	size_t expected = 1 + nops + (has_assert ? 0 : 1);
+	for (size_t i = 0; i < expected; i++) {
+		PGresult *r = PQgetResult(c);
+		if (!r) {
+			pc->broken = true;
+			if (!failed)
+				rc = pg_fail(pi, pc, NULL, "commit", NULL);
+			goto lost_or_fail;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_FATAL_ERROR) {
+			if (!failed)
+				rc = pg_fail(pi, pc, r, i == 0 ? "commit: begin" : i > nops ? "commit" : "commit: write",
+					     &retry);
+			failed = true;
+		} else if (st != PGRES_PIPELINE_ABORTED && !failed && i >= 1 && i <= nops) {
+			const mr_batch_op *op = &ops[i - 1];
+			if (op->kind == MR_OP_ADD && add_result && PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 8)
+				*add_result = (int64_t)pg_be64_get((const uint8_t *)PQgetvalue(r, 0, 0));
+			if ((op->kind == MR_OP_ASSERT_VALUE || op->kind == MR_OP_ASSERT_ABSENT) &&
+			    (rc = pg_assert_check(op, r)) < 0)
+				failed = true;
+		}
+		PQclear(r);
+		if (pc->broken || PQstatus(c) != CONNECTION_OK) {
+			pc->broken = true;
+			goto lost_or_fail;
+		}
+		r = PQgetResult(c); /* the NULL that ends this query's results */
+		PQclear(r);
+	}
+	PGresult *sync = PQgetResult(c);
+	bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+	PQclear(sync);
+	if (!synced || !PQexitPipelineMode(c)) {
+		pc->broken = true;
+		if (!failed)
+			rc = mr_error_set(MR_EUNAVAILABLE, "postgresql at %s: commit: pipeline out of step: %s",
+					  pi->address, PQerrorMessage(c));
+		goto lost_or_fail;
+	}
+	if (failed) {
+		if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+			char saved[512];
+			snprintf(saved, sizeof saved, "%s", mr_error_last()->message);
+			if (pg_command(pi, pc, "ROLLBACK", NULL) < 0)
+				pc->broken = true;
+			rc = mr_error_set(rc, "%s", saved);
+		}
+		*rc_out = rc;
+		return retry ? PG_RETRY : PG_DONE;
+	}
+	if (has_assert) {
+		sent_commit = true;
+		PGresult *r = PQexec(c, "COMMIT");
+		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			rc = pg_fail(pi, pc, r, "commit", &retry);
+			PQclear(r);
+			if (pc->broken)
+				goto lost_or_fail;
+			*rc_out = rc;
+			return retry ? PG_RETRY : PG_DONE;
+		}
+		PQclear(r);
+	}
+	*rc_out = 0;
+	return PG_DONE;
+lost_or_fail:
+	if (!pc->broken) {
+		*rc_out = rc;
+		return PG_DONE;
+	}
+	if (sent_commit) {
+		*rc_out = mr_error_set(MR_EUNCERTAIN,
+				       "postgresql at %s: connection lost while committing; the batch may or may "
+				       "not have been applied: %s",
+				       pi->address, mr_error_last()->message);
+		return PG_DONE;
+	}
+	*rc_out = rc;
+	return PG_RECONNECT;
+}
+
 static int pg_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t nops, int64_t *add_result)
 {
 	pg_inst *pi = pg_of(inst);
@@ -695,7 +854,9 @@ static int pg_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t nops, in
 		rc = pg_acquire(pi, &pc);
 		if (rc < 0)
 			return rc;
-		pg_outcome o = pg_commit_once(pi, pc, ops, nops, has_assert, add_result, &rc);
+		pg_outcome o = nops == 1 || nops > PG_PIPELINE_MAX
+				       ? pg_commit_serial(pi, pc, ops, nops, has_assert, add_result, &rc)
+				       : pg_commit_pipelined(pi, pc, ops, nops, has_assert, add_result, &rc);
 		pg_release(pi, pc);
 		if (o == PG_DONE)
 			return rc;
