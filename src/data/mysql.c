@@ -63,7 +63,9 @@ static const char *const my_sql[MY_NSTMT] = {
 	[MY_CLEAR_COUNTER] = "DELETE FROM mr_counters WHERE k = ?",
 	[MY_ADD] = "INSERT INTO mr_counters (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = v + VALUES(v)",
 	[MY_READ_COUNTER_LOCKED] = "SELECT v FROM mr_counters WHERE k = ? FOR UPDATE",
-	[MY_ASSERT] = "SELECT v FROM mr_kv WHERE k = ? FOR UPDATE",
+	/* compares in the server (value first, then key): the asserted value,
+	 * up to 16 MiB, never comes back */
+	[MY_ASSERT] = "SELECT v = ? FROM mr_kv WHERE k = ? FOR UPDATE",
 };
 
 typedef struct my_conn {
@@ -690,14 +692,12 @@ static my_outcome my_commit_once(my_inst *mi, my_conn *mc, const mr_batch_op *op
 			break;
 		case MR_OP_ASSERT_VALUE:
 		case MR_OP_ASSERT_ABSENT: {
-			mr_buf cur = MR_BUF_INIT;
-			rc = my_exec(mi, mc, MY_ASSERT, op->key, NULL, NULL, "commit: assert", &s, &retry);
+			int64_t equal = 0;
+			rc = my_exec(mi, mc, MY_ASSERT, op->value, &op->key, NULL, "commit: assert", &s, &retry);
 			if (rc == 0)
-				rc = my_fetch_bytes(mi, mc, s, &cur, &found);
+				rc = my_fetch_i64(mi, mc, s, &equal, &found);
 			if (rc == 0) {
-				bool holds = op->kind == MR_OP_ASSERT_ABSENT
-						     ? !found
-						     : found && mr_slice_eq(op->value, mr_buf_slice(&cur));
+				bool holds = op->kind == MR_OP_ASSERT_ABSENT ? !found : found && equal == 1;
 				if (!holds) {
 					char hex[80];
 					my_key_hex(hex, sizeof hex, op->key);
@@ -707,7 +707,6 @@ static my_outcome my_commit_once(my_inst *mi, my_conn *mc, const mr_batch_op *op
 											       : "key is absent");
 				}
 			}
-			mr_buf_dispose(&cur);
 			break;
 		}
 		}
