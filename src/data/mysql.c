@@ -758,13 +758,15 @@ static int my_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t nops, in
 		return 0;
 	for (size_t i = 0; i < nops; i++) {
 		size_t need = ops[i].key.len + ops[i].value.len + MY_PACKET_OVERHEAD;
-		if (ops[i].kind == MR_OP_SET && mi->max_packet && need > mi->max_packet) {
+		if ((ops[i].kind == MR_OP_SET || ops[i].kind == MR_OP_ASSERT_VALUE) && mi->max_packet &&
+		    need > mi->max_packet) {
 			char hex[80];
 			my_key_hex(hex, sizeof hex, ops[i].key);
 			return mr_error_set(MR_ELIMIT,
-					    "mysql at %s: set %s: value of %zu bytes does not fit the server's "
+					    "mysql at %s: %s %s: value of %zu bytes does not fit the server's "
 					    "max_allowed_packet (%lu bytes); raise max_allowed_packet on the server",
-					    mi->address, hex, ops[i].value.len, mi->max_packet);
+					    mi->address, ops[i].kind == MR_OP_SET ? "set" : "assert", hex, ops[i].value.len,
+					    mi->max_packet);
 		}
 	}
 	/* a single set, or a single add whose value nobody reads back, is
