@@ -98,13 +98,17 @@ typedef struct pg_inst {
 
 static pg_inst *pg_of(mr_data_inst *inst) { return mr_container_of(inst, pg_inst, base); }
 
-/* libpq messages end with a newline; keep the first line, without it. */
+/* libpq messages span lines ("...\n\tIs the server running...?\n"):
+ * one line, without the trailing newline, reads better in an error. */
 static const char *pg_trim(const char *msg, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s", msg && *msg ? msg : "unknown error");
 	size_t n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
 	return buf;
 }
 
