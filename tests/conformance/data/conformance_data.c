@@ -190,6 +190,7 @@ static void test_data__values_empty_and_large(void)
 	MR_CHECK(same);
 	MR_CHECK_EQ_INT(too_big, MR_ELIMIT);
 	MR_CHECK_RC(mr_data_get(g_d, KS(&k, "v-too-big"), &v), MR_ENOTFOUND);
+	mr_buf_dispose(&v);
 	/* an empty key and an oversized key are refused */
 	MR_CHECK_RC(put(g_d, MR_SLICE_EMPTY, MR_SLICE_EMPTY), MR_EINVALID);
 	uint8_t longkey[MR_DATA_MAX_KEY + 1];
