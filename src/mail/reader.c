@@ -919,7 +919,7 @@ int mr_mail_reader_open(mr_mail_reader **out, const char *path, const mr_mail_re
 	int rc;
 	if (S_ISDIR(st.st_mode)) {
 		rc = push_task(r, TASK_DIR, path, root_mb ? root_mb : "INBOX", prefix, 0);
-	} else if (classify_file(path, base_name(path), true, true) == FILE_MBOX) {
+	} else if ((options && options->mbox) || classify_file(path, base_name(path), true, true) == FILE_MBOX) {
 		char *mb = root_mb ? mr_strdup(root_mb) : mbox_mailbox_name("", base_name(path));
 		rc = mb ? push_task(r, TASK_MBOX, path, mb, prefix, 0) : MR_ENOMEM;
 		mr_free(mb);

@@ -75,6 +75,7 @@ typedef struct mr_mail_reader_options {
 	const char *mailbox;        /* the root's mailbox name; NULL: see above */
 	mr_mbox_format mbox_format;
 	bool all_files;             /* in plain directories read every file, even ones that do not look like mail */
+	bool mbox;                  /* a file given as the root is an mbox even without a From_ first line */
 } mr_mail_reader_options;
 
 typedef struct mr_mail_item {
