@@ -355,10 +355,15 @@ static void parser_warning(gint64 offset, GMimeParserWarning code, const gchar *
 	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT: what = "part without headers or content"; break;
 	default: what = "parser warning"; break;
 	}
-	if (it[0])
-		build_warn(b, "%s: %s (offset %lld)", what, it, (long long)offset);
-	else
-		build_warn(b, "%s (offset %lld)", what, (long long)offset);
+	/* the same warning at another offset adds nothing: keep the first */
+	char prefix[200];
+	int pn = it[0] ? snprintf(prefix, sizeof(prefix), "%s: %s (offset ", what, it)
+		       : snprintf(prefix, sizeof(prefix), "%s (offset ", what);
+	if (pn > 0 && (size_t)pn < sizeof(prefix))
+		for (size_t i = 0; i < b->msg->warning_count; i++)
+			if (strncmp(b->msg->warnings[i], prefix, (size_t)pn) == 0)
+				return;
+	build_warn(b, "%s%lld)", prefix, (long long)offset);
 }
 
 /* ---------------------------------------------------------------- charset conversion */
@@ -418,6 +423,8 @@ static const char *build_text(mail_build *b, const char *data, size_t len, const
 	mr_buf u = MR_BUF_INIT;
 	int rc = 0;
 	const char *cs = charset && *charset ? charset : NULL;
+	if (cs && g_ascii_strncasecmp(cs, "unicode-1-1-", 12) == 0)
+		cs += 12; /* Microsoft's old names for UTF-7 / UTF-8 */
 	if (cs && !charset_is_utf8ish(cs)) {
 		iconv_t cd = g_mime_iconv_open("UTF-8", cs);
 		if (cd == (iconv_t)-1) {
@@ -551,6 +558,37 @@ static void build_ids(mail_build *b, mr_mail_id_list *out, const char *value)
 	out->count = count;
 }
 
+/*
+ * Dates written by clients with a Y2K bug ("Wed, 01 May 0102 10:00:00"; 102 =
+ * years since 1900): RFC 5322 reads a three-digit year as 1900 + year.  The
+ * year token (3 or 4 digits, below 1000) is rewritten and the date parsed
+ * again; NULL when that does not help.
+ */
+static GDateTime *date_obsolete_year(const char *date)
+{
+	size_t len = strlen(date);
+	if (len > 200)
+		return NULL;
+	char buf[256];
+	for (size_t i = 0; i < len; i++) {
+		if (!g_ascii_isdigit(date[i]) || (i > 0 && g_ascii_isalnum(date[i - 1])))
+			continue;
+		size_t j = i;
+		while (j < len && g_ascii_isdigit(date[j]))
+			j++;
+		size_t n = j - i;
+		if ((n == 3 || n == 4) && (j == len || date[j] == ' ')) {
+			int year = atoi(date + i);
+			if (year >= 100 && year < 1000) {
+				snprintf(buf, sizeof(buf), "%.*s%d%s", (int)i, date, 1900 + year, date + j);
+				return g_mime_utils_header_decode_date(buf);
+			}
+		}
+		i = j;
+	}
+	return NULL;
+}
+
 static void build_headers(mail_build *b, GMimeMessage *message)
 {
 	mr_message *m = b->msg;
@@ -581,6 +619,13 @@ static void build_headers(mail_build *b, GMimeMessage *message)
 
 	const char *date = g_mime_object_get_header(obj, "Date");
 	GDateTime *dt = g_mime_message_get_date(message);
+	GDateTime *fixed = NULL;
+	if (date && !dt && (fixed = date_obsolete_year(date)) != NULL) {
+		dt = fixed;
+		char ex[80];
+		excerpt(ex, sizeof(ex), date);
+		build_warn(b, "Date header \"%s\" has a year below 1000, read as 1900 + year (RFC 5322 obs-year)", ex);
+	}
 	if (!date) {
 		m->date_state = MR_MAIL_DATE_MISSING;
 		build_warn(b, "no Date header");
@@ -594,6 +639,8 @@ static void build_headers(mail_build *b, GMimeMessage *message)
 		m->date = (int64_t)g_date_time_to_unix(dt);
 		m->date_offset = (int32_t)(g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE);
 	}
+	if (fixed)
+		g_date_time_unref(fixed);
 
 	const char *mid = g_mime_message_get_message_id(message);
 	if (mid && *mid)

@@ -341,8 +341,35 @@ static void test_mail_message__garbage_never_fails(void)
 	mr_message_free(NULL);
 }
 
+static void test_mail_message__obsolete_year(void)
+{
+	/* Y2K-bug clients wrote 102 for 2002 (seen in the SpamAssassin corpus) */
+	mr_message *m = parse_str("Date: Wed, 01 May 0102 10:00:00 +0000\r\n\r\nx");
+	MR_CHECK(m != NULL);
+	MR_CHECK_EQ_INT(m->date_state, MR_MAIL_DATE_OK);
+	MR_CHECK_EQ_INT(m->date, 1020247200);
+	MR_CHECK(has_warning(m, "obs-year"));
+	mr_message_free(m);
+	/* a warning repeated at several offsets is kept once */
+	m = parse_str("Cc: a@b\r\nCc: c@d\r\nCc: e@f\r\nCc: g@h\r\n\r\nx");
+	MR_CHECK(m != NULL);
+	size_t conflicts = 0;
+	for (size_t i = 0; i < m->warning_count; i++)
+		if (strstr(m->warnings[i], "header: Cc"))
+			conflicts++;
+	MR_CHECK_EQ_INT(conflicts, 1);
+	mr_message_free(m);
+}
+
 static void test_mail_message__charsets_in_bodies(void)
 {
+	/* UTF-7 under its old Microsoft name */
+	mr_message *u7 = parse_str("Content-Type: text/plain; charset=unicode-1-1-utf-7\r\n\r\nHi Mom -+Jjo--!");
+	MR_CHECK(u7 != NULL);
+	MR_CHECK_EQ_STR(u7->texts[0].text, "Hi Mom -☺-!");
+	MR_CHECK(!has_warning(u7, "unknown charset"));
+	mr_message_free(u7);
+
 	mr_message *m = parse_str("Content-Type: text/plain; charset=iso-8859-15\r\n\r\n\xa4 \xe9t\xe9\r\n");
 	MR_CHECK(m != NULL);
 	MR_CHECK_EQ_STR(m->texts[0].text, "€ été\n");
@@ -476,6 +503,7 @@ int main(void)
 	MR_TEST_RUN(test_mail_message__broken_truncated);
 	MR_TEST_RUN(test_mail_message__broken_headers);
 	MR_TEST_RUN(test_mail_message__garbage_never_fails);
+	MR_TEST_RUN(test_mail_message__obsolete_year);
 	MR_TEST_RUN(test_mail_message__charsets_in_bodies);
 	MR_TEST_RUN(test_mail_message__normalize_subject);
 	MR_TEST_RUN(test_mail_message__parse_fd);
