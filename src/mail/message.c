@@ -392,11 +392,9 @@ static int iconv_all(mr_buf *out, iconv_t cd, const char *in, size_t len, size_t
 		if ((rc = mr_buf_put(out, tmp, (size_t)(op - tmp))) != 0)
 			return rc;
 		if (r != (size_t)-1) {
-			if (ileft == 0 && op == tmp)
-				break; /* flushed */
-			if (ileft == 0)
-				continue; /* flush the shift state next */
-			continue;
+			if (op == tmp)
+				break; /* input done and the shift state flushed */
+			continue; /* all input converted: flush the shift state next */
 		}
 		if (err == E2BIG)
 			continue;

@@ -426,6 +426,20 @@ static void test_mail_reader__from_lines(void)
 	MR_CHECK(it && it->mbox_from != NULL && it->mbox_number == 2);
 	mr_mail_reader_free(r);
 
+	/* options.mbox: a file without a From_ line or extension is still an mbox */
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	MR_CHECK_OK(write_file(path, "Subject: p\n\nbody\n", 17));
+	mr_mail_reader_options forced = {.mbox = true};
+	MR_CHECK_OK(mr_mail_reader_open(&r, path, &forced));
+	MR_CHECK_OK(mr_mail_reader_next(r, &it));
+	MR_CHECK(it && it->kind == MR_MAIL_SOURCE_MBOX && it->mbox_number == 1 && it->bytes.len == 17);
+	MR_CHECK_EQ_STR(it->mailbox, "plain");
+	mr_mail_reader_free(r);
+	MR_CHECK_OK(mr_mail_reader_open(&r, path, NULL));
+	MR_CHECK_OK(mr_mail_reader_next(r, &it));
+	MR_CHECK(it && it->kind == MR_MAIL_SOURCE_FILE);
+	mr_mail_reader_free(r);
+
 	/* an empty mbox has no messages */
 	snprintf(path, sizeof(path), "%s/empty.mbox", dir);
 	MR_CHECK_OK(write_file(path, "", 0));
