@@ -228,6 +228,7 @@ int mr_mail_html_to_text(mr_buf *out, const char *html, size_t len)
 {
 	html_out o = {.buf = out, .at_start = true};
 	int pre = 0;
+	bool no_head_end = false; /* </head> was looked for and is absent: never scan for it again */
 	size_t i = 0;
 	while (i < len && !o.rc) {
 		char c = html[i];
@@ -263,9 +264,13 @@ int mr_mail_html_to_text(mr_buf *out, const char *html, size_t len)
 					 strcmp(name, "template") == 0 || strcmp(name, "head") == 0 ||
 					 strcmp(name, "title") == 0)) {
 				/* <head> only to the end of head, which holds <title>, <style>, <meta> */
+				bool head = strcmp(name, "head") == 0;
+				if (head && no_head_end)
+					continue;
 				size_t end = find_close(html + i, len - i, name);
-				if (strcmp(name, "head") == 0 && end == len - i) {
+				if (head && end == len - i) {
 					/* no </head>: keep going as body text (but drop the head's elements) */
+					no_head_end = true;
 					continue;
 				}
 				i += end;

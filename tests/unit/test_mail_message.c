@@ -252,6 +252,18 @@ static void test_mail_message__html_reducer(void)
 	}
 }
 
+static void test_mail_message__html_reducer_is_linear(void)
+{
+	/* 100,000 unclosed <head> tags: each must not rescan the rest of the input */
+	mr_buf in = MR_BUF_INIT, out = MR_BUF_INIT;
+	for (int i = 0; i < 100000; i++)
+		MR_CHECK_OK(mr_buf_puts(&in, "<head>x"));
+	MR_CHECK_OK(mr_mail_html_to_text(&out, (const char *)in.ptr, in.len));
+	MR_CHECK_EQ_INT(out.len, 100000);
+	mr_buf_dispose(&in);
+	mr_buf_dispose(&out);
+}
+
 static void test_mail_message__broken_truncated(void)
 {
 	mr_buf raw = MR_BUF_INIT;
@@ -500,6 +512,7 @@ int main(void)
 	MR_TEST_RUN(test_mail_message__signed_and_ids);
 	MR_TEST_RUN(test_mail_message__html_only);
 	MR_TEST_RUN(test_mail_message__html_reducer);
+	MR_TEST_RUN(test_mail_message__html_reducer_is_linear);
 	MR_TEST_RUN(test_mail_message__broken_truncated);
 	MR_TEST_RUN(test_mail_message__broken_headers);
 	MR_TEST_RUN(test_mail_message__garbage_never_fails);
