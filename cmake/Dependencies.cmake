@@ -92,3 +92,6 @@ function(mr_print_summary)
     message(STATUS "  ${line}")
   endforeach()
 endfunction()
+
+# MIME parsing (src/mail): GMime 3.
+mr_require(GMIME gmime-3.0 libgmime-3.0-dev)
