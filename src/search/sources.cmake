@@ -1,1 +1,4 @@
-# search store sources: front, registry and the enabled backends (filled in by the search work).
+# search store sources: the query parser, the front, the registry, the
+# built-in engine (analyzer + index) and the enabled external backends.
+list(APPEND MR_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/query.c)
