@@ -29,6 +29,7 @@
 #ifndef MAILROOM_SEARCH_H
 #define MAILROOM_SEARCH_H
 
+#include "mailroom/data.h"
 #include "mailroom/mailroom.h"
 
 #ifdef __cplusplus
@@ -125,6 +126,100 @@ int mr_query_print(const mr_query_node *n, mr_buf *out);
 const char *mr_search_field_name(mr_search_field f);
 /* "seen", "flagged", ...; never NULL. */
 const char *mr_query_flag_name(mr_query_flag f);
+
+/* ---- the search store ----
+ *
+ * A search store indexes documents (emails) per account and answers
+ * parsed queries with document ids.  Document ids are 32-bit, unique per
+ * account (the mail model's email id).  The store named by [storage] fts
+ * is either a data store (then the built-in index lives in it, subspace
+ * MR_SUBSPACE_FTS) or an external engine (elasticsearch, meilisearch).
+ *
+ * Thread rules: an mr_search handle may be used from several threads.
+ */
+typedef struct mr_search mr_search;
+
+/* Flag bits of mr_search_doc.flags: 1u << mr_query_flag. */
+#define MR_SEARCH_FLAG(f) (1u << (f))
+
+typedef struct mr_search_header {
+	const char *name;  /* any case; matched case-insensitively */
+	const char *value; /* decoded UTF-8 */
+} mr_search_header;
+
+/*
+ * One document to index.  Every string is UTF-8 (invalid bytes are
+ * replaced, never rejected) and may be NULL.  Several addresses or
+ * attachment texts go in one string separated by newlines.  The caller
+ * keeps ownership; nothing is retained after mr_search_index returns.
+ */
+typedef struct mr_search_doc {
+	const char *from, *to, *cc, *bcc; /* display names and addresses */
+	const char *subject;
+	const char *body;                 /* text of the text parts (HTML reduced to text) */
+	const char *attachment;           /* attachment names and extracted text */
+	const mr_search_header *headers;  /* other headers searchable with header:NAME: */
+	size_t nheaders;
+	int64_t date;                     /* received-at, unix seconds */
+	int64_t size;                     /* bytes of the raw message */
+	uint32_t flags;                   /* MR_SEARCH_FLAG(MR_FLAG_SEEN) | ... */
+	bool has_attachment;
+	const char *const *mailboxes;     /* names of the mailboxes holding it (for in:) */
+	size_t nmailboxes;
+	const char *language;             /* ISO 639-1 code, or NULL to detect */
+} mr_search_doc;
+
+typedef enum mr_search_order {
+	MR_SEARCH_ORDER_DATE = 0,      /* newest first (ties: higher id first) */
+	MR_SEARCH_ORDER_RELEVANCE = 1, /* BM25, best first (ties: newest first) */
+} mr_search_order;
+
+typedef struct mr_search_opts {
+	mr_search_order order;
+	size_t offset; /* results to skip */
+	size_t limit;  /* 0: all */
+} mr_search_opts;
+
+typedef struct mr_search_result {
+	uint32_t *ids;   /* count ids in the requested order */
+	double *scores;  /* MR_SEARCH_ORDER_RELEVANCE only, else NULL */
+	size_t count;
+	uint64_t total;  /* matching documents before offset/limit */
+} mr_search_result;
+
+/*
+ * Opens the search store store_id of cfg (NULL: the one [storage] fts
+ * names).  When that store is a data store and `data` is already open on
+ * it, the index uses `data` (borrowed: close the search store first);
+ * otherwise the search store opens what it needs.  Errors: MR_ENOTFOUND
+ * (no such store), MR_ENOTSUPPORTED (type not compiled in), MR_EINVALID,
+ * and the data store's errors.
+ */
+int mr_search_open(mr_search **out, const mr_config *cfg, const char *store_id, mr_data *data);
+/* The built-in index over an open data store (borrowed). */
+int mr_search_open_builtin(mr_search **out, mr_data *data);
+void mr_search_close(mr_search *s);
+const char *mr_search_backend_name(const mr_search *s);
+
+/*
+ * Indexes doc as doc_id of account, replacing whatever was indexed under
+ * that id before (re-indexing removes exactly the old postings).  Atomic:
+ * after an error the old document is still indexed as it was.  Safe under
+ * concurrent indexers.  Errors: MR_EINVALID, data store errors.
+ */
+int mr_search_index(mr_search *s, uint64_t account, uint32_t doc_id, const mr_search_doc *doc);
+/* Removes a document; MR_ENOTFOUND when it was not indexed. */
+int mr_search_remove(mr_search *s, uint64_t account, uint32_t doc_id);
+/*
+ * Runs a parsed query for account.  opts may be NULL (date order, all).
+ * *out is filled (mr_search_result_dispose).  MR_ENOTSUPPORTED (with the
+ * construct named) where a backend cannot express the query.
+ */
+int mr_search_query(mr_search *s, uint64_t account, const mr_query *q, const mr_search_opts *opts,
+		    mr_search_result *out);
+void mr_search_result_dispose(mr_search_result *r);
+/* Bytes the index occupies (keys + values) and documents indexed, over all accounts. */
+int mr_search_stats(mr_search *s, uint64_t *bytes, uint64_t *docs);
 
 #ifdef __cplusplus
 }

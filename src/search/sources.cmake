@@ -2,6 +2,9 @@
 # built-in engine (analyzer + index) and the enabled external backends.
 list(APPEND MR_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/query.c
+  ${CMAKE_CURRENT_LIST_DIR}/search.c
+  ${CMAKE_CURRENT_LIST_DIR}/registry.c
+  ${CMAKE_CURRENT_LIST_DIR}/builtin/index.c
   ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c)
 list(APPEND MR_LIBS PkgConfig::MR_UTF8PROC PkgConfig::MR_EXTTEXTCAT mr_stemmer mr_roaring)
 set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c APPEND PROPERTY
