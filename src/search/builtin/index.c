@@ -754,6 +754,11 @@ static int load_metas(qstate *q)
 {
 	if (q->metas_loaded)
 		return 0;
+	/* drop a partial set from load_metas_of */
+	mr_free(q->metas);
+	q->metas = NULL;
+	q->nmetas = 0;
+	mr_buf_clear(&q->metabytes);
 	mr_key k;
 	key_account(&k, q->account, 'D');
 	uint8_t end[MR_DATA_MAX_KEY];
@@ -812,6 +817,50 @@ static int load_metas(qstate *q)
 	mr_free(ids);
 	if (rc == 0)
 		q->metas_loaded = true;
+	return rc;
+}
+
+/*
+ * Metadata of just the documents in r, by point reads: cheaper than
+ * load_metas' scan of the whole account when the result is small.
+ */
+#define POINT_READ_MAX 512
+static int load_metas_of(qstate *q, const roaring_bitmap_t *r)
+{
+	size_t n = (size_t)roaring_bitmap_get_cardinality(r);
+	uint32_t *ids = mr_malloc((n ? n : 1) * sizeof(*ids));
+	size_t *offs = mr_malloc((n ? n : 1) * sizeof(*offs));
+	size_t *lens = mr_malloc((n ? n : 1) * sizeof(*lens));
+	q->metas = mr_calloc(n ? n : 1, sizeof(*q->metas));
+	mr_buf v = MR_BUF_INIT;
+	int rc = ids && offs && lens && q->metas ? 0 : MR_ENOMEM;
+	if (rc == 0)
+		roaring_bitmap_to_uint32_array(r, ids);
+	size_t m = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		mr_key k;
+		key_doc(&k, q->account, 'D', ids[i]);
+		rc = mr_data_get(q->b->data, mr_key_slice(&k), &v);
+		if (rc == MR_ENOTFOUND) { /* removed since the postings were read */
+			mr_error_clear();
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		ids[m] = ids[i];
+		offs[m] = q->metabytes.len;
+		lens[m] = v.len;
+		m++;
+		rc = mr_buf_put(&q->metabytes, v.ptr, v.len);
+	}
+	for (size_t i = 0; rc == 0 && i < m; i++)
+		rc = parse_meta(mr_slice_of(q->metabytes.ptr + offs[i], lens[i]), ids[i], &q->metas[i]);
+	q->nmetas = rc == 0 ? m : 0;
+	mr_buf_dispose(&v);
+	mr_free(ids);
+	mr_free(offs);
+	mr_free(lens);
 	return rc;
 }
 
@@ -1497,7 +1546,11 @@ static int builtin_query(mr_search_inst *inst, uint64_t account, const mr_query_
 	}
 	uint64_t total = roaring_bitmap_get_cardinality(r);
 	out->total = total;
-	if ((rc = load_metas(&q)) < 0)
+	if (!q.metas_loaded && total <= POINT_READ_MAX)
+		rc = load_metas_of(&q, r);
+	else
+		rc = load_metas(&q);
+	if (rc < 0)
 		goto done;
 	v = mr_calloc(total ? total : 1, sizeof(*v));
 	if (!v) {
