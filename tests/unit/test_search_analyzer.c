@@ -116,6 +116,15 @@ static void test_search_analyzer__detect(void)
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, "hello", 5), "en");
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, "привет", strlen("привет")), "ru");
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, "12345 !!", 8), "");
+	/* invalid UTF-8 never reaches libexttextcat (it read out of bounds on such input) */
+	char bad[256];
+	size_t n = 0;
+	while (n + 8 < sizeof(bad)) {
+		memcpy(bad + n, "abc\xe6\x9d\xb1\xff\xa5", 8);
+		n += 8;
+	}
+	const char *lang = mr_analyzer_detect(an, bad, n);
+	MR_CHECK(lang != NULL);
 }
 
 static void test_search_analyzer__stemming(void)

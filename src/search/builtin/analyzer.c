@@ -358,9 +358,11 @@ const char *mr_analyzer_detect(mr_analyzer *a, const char *text, size_t len)
 			return "ko";
 		return "zh";
 	}
-	if (a->textcat && letters >= 40) {
+	mr_buf clean = MR_BUF_INIT;
+	/* libexttextcat reads past the end of invalid UTF-8 (found by fuzzing): give it clean text only */
+	if (a->textcat && letters >= 40 && sanitize_utf8(text, len, &clean) == 0 && clean.len) {
 		pthread_mutex_lock(&a->lock);
-		const char *r = textcat_Classify(a->textcat, text, len);
+		const char *r = textcat_Classify(a->textcat, (const char *)clean.ptr, clean.len);
 		const char *found = NULL;
 		if (r && r[0] == '[') {
 			char code[16];
@@ -371,9 +373,12 @@ const char *mr_analyzer_detect(mr_analyzer *a, const char *text, size_t len)
 			found = lang_code(code);
 		}
 		pthread_mutex_unlock(&a->lock);
-		if (found)
+		if (found) {
+			mr_buf_dispose(&clean);
 			return found;
+		}
 	}
+	mr_buf_dispose(&clean);
 	if (cyr * 2 > letters)
 		return "ru";
 	if (greek * 2 > letters)
