@@ -218,6 +218,12 @@ int mr_search_remove(mr_search *s, uint64_t account, uint32_t doc_id);
 int mr_search_query(mr_search *s, uint64_t account, const mr_query *q, const mr_search_opts *opts,
 		    mr_search_result *out);
 void mr_search_result_dispose(mr_search_result *r);
+/*
+ * Maintenance of one account's index (the built-in index merges posting
+ * deltas into bitmaps; it also does so by itself every 1000 documents a
+ * handle indexes).  Idempotent; safe beside indexing.  For purge tasks.
+ */
+int mr_search_optimize(mr_search *s, uint64_t account);
 /* Bytes the index occupies (keys + values) and documents indexed, over all accounts. */
 int mr_search_stats(mr_search *s, uint64_t *bytes, uint64_t *docs);
 

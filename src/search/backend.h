@@ -63,6 +63,12 @@ struct mr_search_backend {
 		     mr_search_result *out);
 	/* Optional.  Index size in bytes and document count; NULL: MR_ENOTSUPPORTED. */
 	int (*stats)(mr_search_inst *inst, uint64_t *bytes, uint64_t *docs);
+	/*
+	 * Optional.  Background maintenance of one account's index (the
+	 * built-in backend merges posting deltas into bitmaps).  Idempotent,
+	 * safe beside concurrent indexing.  NULL: nothing to do.
+	 */
+	int (*optimize)(mr_search_inst *inst, uint64_t account);
 };
 
 /* Registry: the backend serving a store type ("rocksdb" -> builtin,

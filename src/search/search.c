@@ -159,3 +159,14 @@ int mr_search_stats(mr_search *s, uint64_t *bytes, uint64_t *docs)
 		mr_error_prefix("search store \"%s\" (%s): stats", s->store_id, s->backend->name);
 	return rc;
 }
+
+int mr_search_optimize(mr_search *s, uint64_t account)
+{
+	if (!s->backend->optimize)
+		return 0;
+	int rc = s->backend->optimize(s->inst, account);
+	if (rc < 0)
+		mr_error_prefix("search store \"%s\" (%s): optimize account %llu", s->store_id, s->backend->name,
+				(unsigned long long)account);
+	return rc;
+}

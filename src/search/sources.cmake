@@ -5,6 +5,7 @@ list(APPEND MR_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/search.c
   ${CMAKE_CURRENT_LIST_DIR}/registry.c
   ${CMAKE_CURRENT_LIST_DIR}/builtin/index.c
+  ${CMAKE_CURRENT_LIST_DIR}/builtin/exec.c
   ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c)
 list(APPEND MR_LIBS PkgConfig::MR_UTF8PROC PkgConfig::MR_EXTTEXTCAT mr_stemmer mr_roaring)
 set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c APPEND PROPERTY

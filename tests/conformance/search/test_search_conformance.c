@@ -301,6 +301,19 @@ static void test_search_conformance__isolation(void)
 	MR_CHECK(expect_ids(g_acct2, "besprechung", MR_SEARCH_ORDER_DATE, 0));
 }
 
+static void test_search_conformance__optimize(void)
+{
+	/* merging posting deltas into bitmaps changes no answer */
+	MR_CHECK_OK(mr_search_optimize(srch, g_acct));
+	MR_CHECK_OK(mr_search_optimize(srch, g_acct)); /* idempotent */
+	EXPECT("running", 8, 2, 1);
+	EXPECT("repo*", 8, 1);
+	EXPECT("\"annual report\"", 1);
+	EXPECT("東京都", 6);
+	EXPECT("header:x-mailer:mutt", 2);
+	EXPECT("NOT report", 7, 6, 5, 4, 2, 3);
+}
+
 static void test_search_conformance__delete_and_reindex(void)
 {
 	MR_CHECK_OK(mr_search_remove(srch, g_acct, 8));
@@ -373,16 +386,40 @@ static uint64_t count(uint64_t account, const char *query)
 	return t;
 }
 
+static volatile int indexing_done;
+
+/* Compacts over and over while the indexers run: merges race with new postings. */
+static void *optimize_worker(void *arg)
+{
+	worker *w = arg;
+	while (!indexing_done) {
+		int rc = mr_search_optimize(srch, g_acct);
+		if (rc < 0) {
+			w->rc = rc;
+			snprintf(w->err, sizeof(w->err), "%s", mr_error_last()->message);
+			break;
+		}
+	}
+	return NULL;
+}
+
 static void test_search_conformance__concurrent_indexers(void)
 {
-	pthread_t th[4];
-	worker w[4] = {{0}};
+	pthread_t th[4], opt;
+	worker w[4] = {{0}}, wo = {0};
+	indexing_done = 0;
+	MR_CHECK(pthread_create(&opt, NULL, optimize_worker, &wo) == 0);
 	for (int i = 0; i < 4; i++) {
 		w[i].n = i;
 		MR_CHECK(pthread_create(&th[i], NULL, index_worker, &w[i]) == 0);
 	}
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
+	indexing_done = 1;
+	pthread_join(opt, NULL);
+	if (wo.rc < 0)
+		fprintf(stderr, "  optimizer: %s\n", wo.err);
+	MR_CHECK_EQ_INT(wo.rc, 0);
 	for (int i = 0; i < 4; i++) {
 		if (w[i].rc < 0)
 			fprintf(stderr, "  worker %d: %s\n", i, w[i].err);
@@ -393,10 +430,20 @@ static void test_search_conformance__concurrent_indexers(void)
 	MR_CHECK_EQ_INT(count(g_acct, "subject:concurrent"), 100);
 	MR_CHECK_EQ_INT(count(g_acct, "unique2x7"), 1);
 	MR_CHECK_EQ_INT(count(g_acct, "\"common words\""), 100);
+	/* remove half while postings sit partly in bitmaps, partly in deltas, then merge and remove the rest */
 	for (int n = 0; n < 4; n++)
-		for (int i = 0; i < 25; i++)
+		for (int i = 0; i < 25; i += 2)
+			MR_CHECK_OK(mr_search_remove(srch, g_acct, (uint32_t)(1000 + n * 100 + i)));
+	MR_CHECK_EQ_INT(count(g_acct, "shared"), 48);
+	MR_CHECK_EQ_INT(count(g_acct, "unique2x7"), 1);
+	MR_CHECK_EQ_INT(count(g_acct, "unique2x8"), 0);
+	MR_CHECK_OK(mr_search_optimize(srch, g_acct));
+	MR_CHECK_EQ_INT(count(g_acct, "shared"), 48);
+	for (int n = 0; n < 4; n++)
+		for (int i = 1; i < 25; i += 2)
 			MR_CHECK_OK(mr_search_remove(srch, g_acct, (uint32_t)(1000 + n * 100 + i)));
 	MR_CHECK_EQ_INT(count(g_acct, "shared"), 0);
+	MR_CHECK_EQ_INT(count(g_acct, "concurrent"), 0);
 }
 
 static uint64_t docs_before;
@@ -502,6 +549,7 @@ int main(int argc, char **argv)
 	MR_TEST_RUN(test_search_conformance__order_and_paging);
 	MR_TEST_RUN(test_search_conformance__isolation);
 	MR_TEST_RUN(test_search_conformance__unsupported);
+	MR_TEST_RUN(test_search_conformance__optimize);
 	MR_TEST_RUN(test_search_conformance__delete_and_reindex);
 	MR_TEST_RUN(test_search_conformance__concurrent_indexers);
 	MR_TEST_RUN(test_search_conformance__stats_and_cleanup);
