@@ -13,7 +13,7 @@
  *     Tokens longer than MR_ANALYZER_MAX_TOKEN bytes are dropped (base64,
  *     long URLs) but still take a position.
  *  3. Language detection (libexttextcat, restricted to languages that have
- *     a Snowball stemmer) on the first few KiB; short or undecided texts
+ *     a Snowball stemmer) on the first KiB; short or undecided texts
  *     fall back by script: Latin -> "en", Cyrillic -> "ru", Greek -> "el",
  *     kana -> "ja", Hangul -> "ko", Han -> "zh", anything else -> "".
  *  4. Stemming (libstemmer) of a folded word for a language.  CJK tokens
@@ -28,7 +28,7 @@
 #include "core/common.h"
 
 #define MR_ANALYZER_MAX_TOKEN 120u  /* bytes of a folded token */
-#define MR_ANALYZER_DETECT_BYTES 4096u
+#define MR_ANALYZER_DETECT_BYTES 1024u
 
 typedef struct mr_analyzer mr_analyzer;
 
