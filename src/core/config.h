@@ -38,7 +38,16 @@ int mr_store_config_bool(const mr_store_config *sc, const char *key, bool def, b
 int mr_store_config_duration_ms(const mr_store_config *sc, const char *key, int64_t def_ms, int64_t *out);
 /* Sizes: an integer of bytes or "64KiB", "16MiB", "1GiB", "10MB". */
 int mr_store_config_size(const mr_store_config *sc, const char *key, int64_t def, int64_t *out);
-/* An array of strings (or one string, taken as an array of one). *out borrowed. */
+/* An array of strings (or one string, taken as an array of one).  The strings
+ * live as long as the mr_config; the array *out itself is valid until the next
+ * mr_store_config_strings call on this thread (copy what you keep). */
 int mr_store_config_strings(const mr_store_config *sc, const char *key, const char *const **out, size_t *n);
+
+/* For `config check`: whether a value is a secret (resolved from %{env}/%{file}
+ * or a password-like key), to redact it when printing. */
+bool mr_store_config__is_secret(const mr_store_config *sc, const char *key);
+/* Duration / size text parsing shared with validation: 0 or MR_EINVALID (no message). */
+int mr_config__parse_duration(const char *s, int64_t *out_ms);
+int mr_config__parse_size(const char *s, int64_t *out);
 
 #endif
