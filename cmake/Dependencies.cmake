@@ -95,3 +95,32 @@ endfunction()
 
 # MIME parsing (src/mail): GMime 3.
 mr_require(GMIME gmime-3.0 libgmime-3.0-dev)
+# ---- search (built-in engine): Unicode, language detection, stemming, bitmaps ----
+mr_require(UTF8PROC libutf8proc libutf8proc-dev)
+mr_require(EXTTEXTCAT libexttextcat libexttextcat-dev)
+# libexttextcat's language models (fpdb.conf + <lang>.lm); read at run time.
+find_path(MR_TEXTCAT_DIR fpdb.conf PATHS /usr/share/libexttextcat /usr/local/share/libexttextcat
+  DOC "Directory holding libexttextcat's language models (*.lm)")
+if(NOT MR_TEXTCAT_DIR)
+  message(FATAL_ERROR "mailroom: libexttextcat language models (fpdb.conf, *.lm) not found; install libexttextcat-data (scripts/install-deps does) or set -DMR_TEXTCAT_DIR")
+endif()
+message(STATUS "mailroom: language models in ${MR_TEXTCAT_DIR}")
+# libstemmer (Snowball) and CRoaring ship no .pc file in Debian: find them by hand.
+find_path(MR_STEMMER_INCLUDE libstemmer.h)
+find_library(MR_STEMMER_LIB stemmer)
+if(NOT MR_STEMMER_INCLUDE OR NOT MR_STEMMER_LIB)
+  message(FATAL_ERROR "mailroom: required library libstemmer (Snowball) not found; install libstemmer-dev (scripts/install-deps does)")
+endif()
+add_library(mr_stemmer INTERFACE IMPORTED GLOBAL)
+target_include_directories(mr_stemmer INTERFACE ${MR_STEMMER_INCLUDE})
+target_link_libraries(mr_stemmer INTERFACE ${MR_STEMMER_LIB})
+message(STATUS "mailroom: required libstemmer ${MR_STEMMER_LIB}")
+find_path(MR_ROARING_INCLUDE roaring/roaring.h)
+find_library(MR_ROARING_LIB roaring)
+if(NOT MR_ROARING_INCLUDE OR NOT MR_ROARING_LIB)
+  message(FATAL_ERROR "mailroom: required library CRoaring not found; install libroaring-dev (scripts/install-deps does)")
+endif()
+add_library(mr_roaring INTERFACE IMPORTED GLOBAL)
+target_include_directories(mr_roaring INTERFACE ${MR_ROARING_INCLUDE})
+target_link_libraries(mr_roaring INTERFACE ${MR_ROARING_LIB})
+message(STATUS "mailroom: required CRoaring ${MR_ROARING_LIB}")

@@ -1,1 +1,12 @@
-# search store sources: front, registry and the enabled backends (filled in by the search work).
+# search store sources: the query parser, the front, the registry, the
+# built-in engine (analyzer + index) and the enabled external backends.
+list(APPEND MR_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/query.c
+  ${CMAKE_CURRENT_LIST_DIR}/search.c
+  ${CMAKE_CURRENT_LIST_DIR}/registry.c
+  ${CMAKE_CURRENT_LIST_DIR}/builtin/index.c
+  ${CMAKE_CURRENT_LIST_DIR}/builtin/exec.c
+  ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c)
+list(APPEND MR_LIBS PkgConfig::MR_UTF8PROC PkgConfig::MR_EXTTEXTCAT mr_stemmer mr_roaring)
+set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c APPEND PROPERTY
+  COMPILE_DEFINITIONS MR_TEXTCAT_DIR="${MR_TEXTCAT_DIR}")

@@ -1,0 +1,769 @@
+/*
+ * index.c — the write side of the built-in full-text index (the "builtin"
+ * search backend): analyzes documents, writes and removes their postings,
+ * token streams and metadata in the data store (layout in fts.h), merges
+ * posting deltas into roaring bitmaps, and exports the backend vtable.
+ * Queries are exec.c's; what a term is, analyzer.c's.
+ *
+ * Concurrency: indexing a document is one data-store batch.  New postings
+ * are blind writes of per-document delta keys, so concurrent indexers never
+ * conflict on common words.  Removing a posting (re-index, delete) and
+ * compaction (deltas -> bitmap) read, then assert what they read: a
+ * conflict returns MR_ECONFLICT and mr_data_retry re-runs the step.  The
+ * document's metadata is asserted too, so two writers of one document
+ * serialize.  No posting is lost; a document is never half indexed.
+ */
+#include "search/builtin/fts.h"
+
+/* ---- a sorted set of byte strings (term keys) ---- */
+
+typedef struct strset {
+	mr_buf bytes;
+	size_t *off, *len;
+	size_t n, cap;
+} strset;
+
+static int strset_add(strset *s, const void *p, size_t n)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		size_t *o = mr_realloc(s->off, cap * sizeof(*o));
+		if (!o)
+			return MR_ENOMEM;
+		s->off = o;
+		size_t *l = mr_realloc(s->len, cap * sizeof(*l));
+		if (!l)
+			return MR_ENOMEM;
+		s->len = l;
+		s->cap = cap;
+	}
+	s->off[s->n] = s->bytes.len;
+	s->len[s->n] = n;
+	s->n++;
+	return mr_buf_put(&s->bytes, p, n);
+}
+
+static mr_slice strset_at(const strset *s, size_t i) { return mr_slice_of(s->bytes.ptr + s->off[i], s->len[i]); }
+
+static int strset_cmp(const void *a, const void *b, void *ctx)
+{
+	const strset *s = ctx;
+	return mr_slice_cmp(strset_at(s, *(const size_t *)a), strset_at(s, *(const size_t *)b));
+}
+
+/* Sorts and removes duplicates (rebuilding off/len in order). */
+static int strset_sort(strset *s)
+{
+	if (s->n == 0)
+		return 0;
+	size_t *idx = mr_malloc(s->n * sizeof(*idx));
+	size_t *o = mr_malloc(s->n * sizeof(*o));
+	size_t *l = mr_malloc(s->n * sizeof(*l));
+	if (!idx || !o || !l) {
+		mr_free(idx);
+		mr_free(o);
+		mr_free(l);
+		return MR_ENOMEM;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		idx[i] = i;
+	qsort_r(idx, s->n, sizeof(*idx), strset_cmp, s);
+	size_t m = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (m && mr_slice_eq(mr_slice_of(s->bytes.ptr + o[m - 1], l[m - 1]), strset_at(s, idx[i])))
+			continue;
+		o[m] = s->off[idx[i]];
+		l[m] = s->len[idx[i]];
+		m++;
+	}
+	mr_free(s->off);
+	mr_free(s->len);
+	mr_free(idx);
+	s->off = o;
+	s->len = l;
+	s->n = m;
+	return 0;
+}
+
+static void strset_dispose(strset *s)
+{
+	mr_buf_dispose(&s->bytes);
+	mr_free(s->off);
+	mr_free(s->len);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- document analysis ---- */
+
+typedef struct fieldstream {
+	mr_search_field field;
+	const char *hname; /* lower-cased header name (owned by the analyzed doc) */
+	mr_buf stream;
+	uint32_t ntok;
+	uint32_t last_pos;
+} fieldstream;
+
+typedef struct analyzed {
+	fieldstream *fields;
+	size_t nfields;
+	char lang[8];
+	char **hnames;
+	size_t nhnames;
+	uint32_t ntok;
+	mr_buf meta;
+} analyzed;
+
+static void analyzed_dispose(analyzed *a)
+{
+	for (size_t i = 0; i < a->nfields; i++)
+		mr_buf_dispose(&a->fields[i].stream);
+	mr_free(a->fields);
+	for (size_t i = 0; i < a->nhnames; i++)
+		mr_free(a->hnames[i]);
+	mr_free(a->hnames);
+	mr_buf_dispose(&a->meta);
+	memset(a, 0, sizeof(*a));
+}
+
+static int stream_token(const mr_token *t, void *payload)
+{
+	fieldstream *fs = payload;
+	uint32_t delta = fs->ntok ? t->pos - fs->last_pos : t->pos;
+	int rc = put_varint(&fs->stream, delta);
+	if (rc == 0)
+		rc = put_varint(&fs->stream, t->len);
+	if (rc == 0)
+		rc = mr_buf_put(&fs->stream, t->text, t->len);
+	fs->last_pos = t->pos;
+	fs->ntok++;
+	return rc;
+}
+
+static int analyze_field(builtin *b, analyzed *a, mr_search_field f, const char *hname, const char *text)
+{
+	if (!text || !*text)
+		return 0;
+	fieldstream *fs = NULL;
+	for (size_t i = 0; i < a->nfields; i++)
+		if (a->fields[i].field == f && (f != MR_FIELD_HEADER || strcmp(a->fields[i].hname, hname) == 0))
+			fs = &a->fields[i];
+	if (!fs) {
+		fieldstream *v = mr_realloc(a->fields, (a->nfields + 1) * sizeof(*v));
+		if (!v)
+			return MR_ENOMEM;
+		a->fields = v;
+		fs = &a->fields[a->nfields++];
+		memset(fs, 0, sizeof(*fs));
+		fs->field = f;
+		fs->hname = hname;
+	}
+	/* Values of one field are separated by a position gap so phrases do not span them. */
+	uint32_t pos = fs->ntok ? fs->last_pos + 100 : 0;
+	uint32_t before = fs->ntok;
+	int rc = mr_analyzer_tokenize(b->an, text, strlen(text), &pos, stream_token, fs);
+	a->ntok += fs->ntok - before;
+	return rc;
+}
+
+static int build_meta(analyzed *a, const mr_search_doc *doc)
+{
+	mr_buf *m = &a->meta;
+	int rc = mr_buf_put(m, (uint8_t[]){META_VERSION}, 1);
+	if (rc == 0)
+		rc = put_be(m, (uint64_t)doc->date, 8);
+	if (rc == 0)
+		rc = put_be(m, (uint64_t)doc->size, 8);
+	if (rc == 0)
+		rc = put_be(m, doc->flags, 4);
+	if (rc == 0)
+		rc = mr_buf_put(m, (uint8_t[]){doc->has_attachment ? 1 : 0}, 1);
+	if (rc == 0)
+		rc = put_be(m, a->ntok, 4);
+	size_t ll = strlen(a->lang);
+	if (rc == 0)
+		rc = mr_buf_put(m, (uint8_t[]){(uint8_t)ll}, 1);
+	if (rc == 0)
+		rc = mr_buf_put(m, a->lang, ll);
+	size_t nm = doc->nmailboxes > 0xFFFF ? 0xFFFF : doc->nmailboxes;
+	if (rc == 0)
+		rc = put_be(m, nm, 2);
+	for (size_t i = 0; rc == 0 && i < nm; i++) {
+		const char *name = doc->mailboxes[i] ? doc->mailboxes[i] : "";
+		size_t n = strlen(name);
+		if (n > 0xFFFF)
+			n = 0xFFFF;
+		rc = put_be(m, n, 2);
+		if (rc == 0)
+			rc = mr_buf_put(m, name, n);
+	}
+	return rc;
+}
+
+static int analyze_doc(builtin *b, const mr_search_doc *doc, analyzed *a)
+{
+	memset(a, 0, sizeof(*a));
+	const char *lang = doc->language;
+	if (!lang || !*lang) {
+		const char *sample = doc->body && *doc->body ? doc->body : doc->subject ? doc->subject : "";
+		lang = mr_analyzer_detect(b->an, sample, strlen(sample));
+	}
+	snprintf(a->lang, sizeof(a->lang), "%s", lang);
+	const char *texts[NMAIN] = {doc->from, doc->to, doc->cc, doc->bcc, doc->subject, doc->body, doc->attachment};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < NMAIN; i++)
+		rc = analyze_field(b, a, main_fields[i], NULL, texts[i]);
+	if (rc == 0 && doc->nheaders) {
+		a->hnames = mr_calloc(doc->nheaders, sizeof(*a->hnames));
+		if (!a->hnames)
+			rc = MR_ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < doc->nheaders; i++) {
+		const char *name = doc->headers[i].name ? doc->headers[i].name : "";
+		char *h = mr_strdup(name);
+		if (!h) {
+			rc = MR_ENOMEM;
+			break;
+		}
+		for (char *c = h; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		a->hnames[a->nhnames++] = h;
+		if (*h)
+			rc = analyze_field(b, a, MR_FIELD_HEADER, h, doc->headers[i].value);
+	}
+	if (rc == 0)
+		rc = build_meta(a, doc);
+	if (rc < 0)
+		analyzed_dispose(a);
+	return rc;
+}
+
+/* Adds the posting keys of one field stream (exact, and stems for main fields) to set. */
+static int add_stream_terms(builtin *b, strset *set, uint64_t account, mr_search_field f, const char *hname,
+			    const char *lang, mr_slice stream)
+{
+	stream_iter it = {.p = stream.ptr, .len = stream.len, .first = true};
+	mr_slice tok;
+	uint32_t pos;
+	int rc;
+	mr_buf st = MR_BUF_INIT, word = MR_BUF_INIT;
+	bool stem = f != MR_FIELD_HEADER && lang && *lang && mr_analyzer_has_stemmer(b->an, lang);
+	mr_key k;
+	while ((rc = stream_next(&it, &tok, &pos)) == 1) {
+		key_term(&k, account, f, hname, KIND_EXACT, NULL, (const char *)tok.ptr, tok.len, false);
+		if (k.err) {
+			rc = 0;
+			continue; /* too long for a key: not indexed */
+		}
+		if ((rc = strset_add(set, k.buf, k.len)) < 0)
+			break;
+		if (!stem)
+			continue;
+		if ((rc = mr_buf_set(&word, tok.ptr, tok.len)) < 0 ||
+		    (rc = mr_analyzer_stem(b->an, lang, mr_buf_cstr(&word), word.len, &st)) < 0)
+			break;
+		key_term(&k, account, f, hname, KIND_STEM, lang, mr_buf_cstr(&st), st.len, false);
+		if (!k.err && (rc = strset_add(set, k.buf, k.len)) < 0)
+			break;
+	}
+	mr_buf_dispose(&st);
+	mr_buf_dispose(&word);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- indexing transaction ---- */
+
+typedef struct txn {
+	builtin *b;
+	uint64_t account;
+	uint32_t doc;
+	const analyzed *next; /* NULL: remove */
+	int64_t old_stream_bytes;
+} txn;
+
+/* Gathers the old document: its metadata value, S keys and posting keys. */
+static int load_old(txn *t, mr_buf *old_meta, bool *found, strset *old_terms, strset *old_skeys)
+{
+	mr_key k;
+	key_doc(&k, t->account, 'D', t->doc);
+	int rc = mr_data_get(t->b->data, mr_key_slice(&k), old_meta);
+	if (rc == MR_ENOTFOUND) {
+		*found = false;
+		mr_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	*found = true;
+	meta m;
+	if ((rc = parse_meta(mr_buf_slice(old_meta), t->doc, &m)) < 0)
+		return rc;
+	key_doc(&k, t->account, 'S', t->doc);
+	uint8_t end[MR_DATA_MAX_KEY];
+	mr_range r = mr_range_prefix(mr_key_slice(&k), end, sizeof(end));
+	mr_iter *it = NULL;
+	if ((rc = mr_data_scan(t->b->data, &r, &it)) < 0)
+		return rc;
+	mr_slice key, val;
+	mr_buf hname = MR_BUF_INIT;
+	while ((rc = mr_iter_next(it, &key, &val)) == 1) {
+		mr_key_reader kr;
+		mr_key_reader_init(&kr, key);
+		uint8_t sub, tag, f;
+		uint64_t acct;
+		uint32_t doc;
+		if (mr_key_read_u8(&kr, &sub) < 0 || mr_key_read_u64(&kr, &acct) < 0 || mr_key_read_u8(&kr, &tag) < 0 ||
+		    mr_key_read_u32(&kr, &doc) < 0 || mr_key_read_u8(&kr, &f) < 0) {
+			rc = MR_ECORRUPT;
+			break;
+		}
+		mr_buf_clear(&hname);
+		if (f == MR_FIELD_HEADER && (rc = mr_key_read_bytes(&kr, &hname)) < 0)
+			break;
+		if ((rc = strset_add(old_skeys, key.ptr, key.len)) < 0)
+			break;
+		t->old_stream_bytes += (int64_t)(key.len + val.len);
+		if ((rc = add_stream_terms(t->b, old_terms, t->account, (mr_search_field)f, mr_buf_cstr(&hname), m.lang,
+					   val)) < 0)
+			break;
+	}
+	mr_buf_dispose(&hname);
+	mr_iter_free(it);
+	if (rc < 0)
+		return rc;
+	return strset_sort(old_terms);
+}
+
+/*
+ * Takes doc out of the postings of tkey: its delta key if present (asserted,
+ * so a concurrent compaction moving it conflicts), else the bitmap
+ * (rewritten with its old value asserted).
+ */
+static int remove_posting(txn *t, mr_batch *batch, mr_slice tkey, int64_t *bytes_delta)
+{
+	mr_buf old = MR_BUF_INIT;
+	roaring_bitmap_t *bm = NULL;
+	char *ser = NULL;
+	mr_key pk;
+	key_delta(&pk, tkey, t->doc);
+	int rc = pk.err ? 0 : mr_data_get(t->b->data, mr_key_slice(&pk), &old);
+	if (rc == 0 && !pk.err) {
+		rc = mr_batch_assert_value(batch, mr_key_slice(&pk), MR_SLICE_EMPTY);
+		if (rc == 0)
+			rc = mr_batch_clear(batch, mr_key_slice(&pk));
+		*bytes_delta -= (int64_t)pk.len;
+		goto done;
+	}
+	if (rc != MR_ENOTFOUND && rc < 0)
+		goto done;
+	mr_error_clear();
+	rc = mr_data_get(t->b->data, tkey, &old);
+	if (rc == MR_ENOTFOUND) { /* nowhere: nothing to take out */
+		mr_error_clear();
+		rc = 0;
+		goto done;
+	}
+	if (rc < 0)
+		goto done;
+	if (!(bm = decode_bitmap(mr_buf_slice(&old)))) {
+		rc = MR_ECORRUPT;
+		goto done;
+	}
+	if (!roaring_bitmap_contains(bm, t->doc))
+		goto done;
+	roaring_bitmap_remove(bm, t->doc);
+	if ((rc = mr_batch_assert_value(batch, tkey, mr_buf_slice(&old))) < 0)
+		goto done;
+	if (roaring_bitmap_is_empty(bm)) {
+		rc = mr_batch_clear(batch, tkey);
+		*bytes_delta -= (int64_t)(old.len + tkey.len);
+		goto done;
+	}
+	roaring_bitmap_run_optimize(bm);
+	size_t n = roaring_bitmap_portable_size_in_bytes(bm);
+	if (!(ser = mr_malloc(n))) {
+		rc = MR_ENOMEM;
+		goto done;
+	}
+	roaring_bitmap_portable_serialize(bm, ser);
+	rc = mr_batch_set(batch, tkey, mr_slice_of(ser, n));
+	*bytes_delta += (int64_t)n - (int64_t)old.len;
+done:
+	mr_free(ser);
+	if (bm)
+		roaring_bitmap_free(bm);
+	mr_buf_dispose(&old);
+	return rc;
+}
+
+static int index_txn(mr_data *d, void *payload)
+{
+	txn *t = payload;
+	builtin *b = t->b;
+	mr_buf old_meta = MR_BUF_INIT;
+	strset old_terms = {0}, old_skeys = {0}, new_terms = {0};
+	mr_batch *batch = NULL;
+	bool found = false;
+	int64_t bytes = 0, docs = 0, toks = 0;
+	mr_key k;
+	t->old_stream_bytes = 0;
+	int rc = load_old(t, &old_meta, &found, &old_terms, &old_skeys);
+	if (rc < 0)
+		goto done;
+	if (!t->next && !found) {
+		rc = mr_error_set(MR_ENOTFOUND, "doc %u of account %llu is not indexed", t->doc,
+				  (unsigned long long)t->account);
+		goto done;
+	}
+	if (t->next) {
+		for (size_t i = 0; i < t->next->nfields; i++) {
+			const fieldstream *fs = &t->next->fields[i];
+			if ((rc = add_stream_terms(b, &new_terms, t->account, fs->field, fs->hname, t->next->lang,
+						   mr_buf_slice(&fs->stream))) < 0)
+				goto done;
+		}
+		if ((rc = strset_sort(&new_terms)) < 0)
+			goto done;
+	}
+	if ((rc = mr_batch_new(&batch, d)) < 0)
+		goto done;
+	/* Merge-walk: postings only in the old set lose the doc, only in the new set gain it, common ones stay. */
+	size_t i = 0, j = 0;
+	while (rc == 0 && (i < old_terms.n || j < new_terms.n)) {
+		int c = i >= old_terms.n ? 1 : j >= new_terms.n ? -1 : mr_slice_cmp(strset_at(&old_terms, i), strset_at(&new_terms, j));
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			rc = remove_posting(t, batch, strset_at(&old_terms, i++), &bytes);
+		} else {
+			/* a new posting is a blind write of its delta key: no read, no conflict */
+			mr_key pk;
+			key_delta(&pk, strset_at(&new_terms, j++), t->doc);
+			if (!pk.err) {
+				rc = mr_batch_set(batch, mr_key_slice(&pk), MR_SLICE_EMPTY);
+				bytes += (int64_t)pk.len;
+			}
+		}
+	}
+	if (rc < 0)
+		goto done;
+	for (i = 0; rc == 0 && i < old_skeys.n; i++)
+		rc = mr_batch_clear(batch, strset_at(&old_skeys, i));
+	key_doc(&k, t->account, 'D', t->doc);
+	if (rc == 0)
+		rc = found ? mr_batch_assert_value(batch, mr_key_slice(&k), mr_buf_slice(&old_meta))
+			   : mr_batch_assert_absent(batch, mr_key_slice(&k));
+	if (found) {
+		meta m;
+		if (rc == 0 && (rc = parse_meta(mr_buf_slice(&old_meta), t->doc, &m)) == 0) {
+			docs--;
+			toks -= m.ntok;
+			bytes -= (int64_t)(old_meta.len + k.len);
+		}
+		if (rc == 0 && !t->next)
+			rc = mr_batch_clear(batch, mr_key_slice(&k));
+	}
+	if (rc == 0 && t->next) {
+		rc = mr_batch_set(batch, mr_key_slice(&k), mr_buf_slice(&t->next->meta));
+		docs++;
+		toks += t->next->ntok;
+		bytes += (int64_t)(t->next->meta.len + k.len);
+		for (i = 0; rc == 0 && i < t->next->nfields; i++) {
+			const fieldstream *fs = &t->next->fields[i];
+			mr_key sk;
+			key_doc(&sk, t->account, 'S', t->doc);
+			mr_key_u8(&sk, (uint8_t)fs->field);
+			if (fs->field == MR_FIELD_HEADER)
+				mr_key_str(&sk, fs->hname);
+			if (sk.err)
+				continue;
+			rc = mr_batch_set(batch, mr_key_slice(&sk), mr_buf_slice(&fs->stream));
+			bytes += (int64_t)(fs->stream.len + sk.len);
+		}
+		if (rc == 0 && t->next->lang[0]) {
+			mr_key lk;
+			key_account(&lk, t->account, 'L');
+			mr_key_str(&lk, t->next->lang);
+			rc = mr_batch_set(batch, mr_key_slice(&lk), MR_SLICE_EMPTY);
+		}
+	}
+	bytes -= t->old_stream_bytes;
+	mr_key ck;
+	if (rc == 0 && docs) {
+		key_counter(&ck, t->account, CNT_DOCS);
+		rc = mr_batch_add(batch, mr_key_slice(&ck), docs);
+		key_counter(&ck, GLOBAL_ACCOUNT, CNT_ALLDOCS);
+		if (rc == 0)
+			rc = mr_batch_add(batch, mr_key_slice(&ck), docs);
+	}
+	if (rc == 0 && toks) {
+		key_counter(&ck, t->account, CNT_TOKENS);
+		rc = mr_batch_add(batch, mr_key_slice(&ck), toks);
+	}
+	if (rc == 0 && bytes) {
+		key_counter(&ck, GLOBAL_ACCOUNT, CNT_BYTES);
+		rc = mr_batch_add(batch, mr_key_slice(&ck), bytes);
+	}
+	if (rc == 0)
+		rc = mr_batch_commit(batch);
+done:
+	mr_batch_free(batch);
+	mr_buf_dispose(&old_meta);
+	strset_dispose(&old_terms);
+	strset_dispose(&old_skeys);
+	strset_dispose(&new_terms);
+	return rc;
+}
+
+/* ---- compaction: deltas into bitmaps ---- */
+
+#define COMPACT_EVERY 1000u
+#define COMPACT_PAGE 4096u
+#define COMPACT_CHUNK_KEYS 2048u
+
+typedef struct compact_txn {
+	builtin *b;
+	const strset *deltas; /* delta keys, sorted: grouped by term */
+	size_t from, to;      /* the range of deltas this transaction merges */
+	size_t merged;
+	unsigned attempt;
+} compact_txn;
+
+/* Merges the deltas [from, to) (whole terms) into their bitmaps in one batch. */
+static int compact_chunk(mr_data *d, void *payload)
+{
+	compact_txn *c = payload;
+	mr_batch *batch = NULL;
+	mr_buf v = MR_BUF_INIT;
+	roaring_bitmap_t *bm = NULL;
+	char *ser = NULL;
+	int64_t bytes = 0;
+	c->merged = 0;
+	/* first attempt trusts the scan (the assertions catch a delta taken since); a retry re-reads */
+	bool reread = c->attempt++ > 0;
+	int rc = mr_batch_new(&batch, d);
+	size_t i = c->from;
+	while (rc == 0 && i < c->to) {
+		mr_slice first = strset_at(c->deltas, i);
+		mr_slice term = mr_slice_of(first.ptr, first.len - 4);
+		size_t j = i;
+		while (j < c->to && strset_at(c->deltas, j).len == first.len &&
+		       memcmp(strset_at(c->deltas, j).ptr, term.ptr, term.len) == 0)
+			j++;
+		mr_key tk;
+		memcpy(tk.buf, term.ptr, term.len);
+		tk.buf[TAG_OFFSET] = 'T';
+		tk.len = term.len;
+		rc = mr_data_get(c->b->data, mr_key_slice(&tk), &v);
+		bool existed = rc == 0;
+		if (rc == MR_ENOTFOUND) {
+			mr_error_clear();
+			rc = 0;
+		}
+		if (rc < 0)
+			break;
+		bm = existed ? decode_bitmap(mr_buf_slice(&v)) : roaring_bitmap_create();
+		if (!bm) {
+			rc = existed ? MR_ECORRUPT : mr_error_oom();
+			break;
+		}
+		size_t added = 0;
+		mr_buf dv = MR_BUF_INIT;
+		for (size_t k = i; rc == 0 && k < j; k++) {
+			mr_slice dk = strset_at(c->deltas, k);
+			/* only deltas still present: a remover may have taken one since the scan */
+			rc = reread ? mr_data_get(c->b->data, dk, &dv) : 0;
+			if (rc == MR_ENOTFOUND) {
+				mr_error_clear();
+				rc = 0;
+				continue;
+			}
+			if (rc == 0)
+				rc = mr_batch_assert_value(batch, dk, MR_SLICE_EMPTY);
+			if (rc == 0)
+				rc = mr_batch_clear(batch, dk);
+			roaring_bitmap_add(bm, (uint32_t)get_be(dk.ptr + dk.len - 4, 4));
+			bytes -= (int64_t)dk.len;
+			added++;
+		}
+		mr_buf_dispose(&dv);
+		if (rc == 0 && added) {
+			rc = existed ? mr_batch_assert_value(batch, mr_key_slice(&tk), mr_buf_slice(&v))
+				     : mr_batch_assert_absent(batch, mr_key_slice(&tk));
+			roaring_bitmap_run_optimize(bm);
+			size_t n = roaring_bitmap_portable_size_in_bytes(bm);
+			if (rc == 0 && !(ser = mr_malloc(n)))
+				rc = MR_ENOMEM;
+			if (rc == 0) {
+				roaring_bitmap_portable_serialize(bm, ser);
+				rc = mr_batch_set(batch, mr_key_slice(&tk), mr_slice_of(ser, n));
+				bytes += (int64_t)n - (int64_t)v.len + (existed ? 0 : (int64_t)tk.len);
+			}
+			mr_free(ser);
+			ser = NULL;
+			c->merged += added;
+		}
+		roaring_bitmap_free(bm);
+		bm = NULL;
+		i = j;
+	}
+	if (rc == 0 && bytes) {
+		mr_key ck;
+		key_counter(&ck, GLOBAL_ACCOUNT, CNT_BYTES);
+		rc = mr_batch_add(batch, mr_key_slice(&ck), bytes);
+	}
+	if (rc == 0 && c->merged)
+		rc = mr_batch_commit(batch);
+	if (bm)
+		roaring_bitmap_free(bm);
+	mr_buf_dispose(&v);
+	mr_batch_free(batch);
+	return rc;
+}
+
+/*
+ * Moves an account's delta keys into their bitmaps, a page at a time, each
+ * chunk of whole terms in one asserted batch (retried on conflict).  Safe
+ * beside indexers, removers and other compactions.
+ */
+static int compact_account(builtin *b, uint64_t account)
+{
+	int rc = 0;
+	for (unsigned round = 0; round < 1000000u; round++) {
+		strset deltas = {0};
+		mr_key k;
+		key_account(&k, account, 'P');
+		uint8_t end[MR_DATA_MAX_KEY];
+		mr_range r = mr_range_prefix(mr_key_slice(&k), end, sizeof(end));
+		r.flags = MR_SCAN_KEYS_ONLY;
+		r.limit = COMPACT_PAGE;
+		mr_iter *it = NULL;
+		if ((rc = mr_data_scan(b->data, &r, &it)) < 0)
+			return rc;
+		mr_slice key, val;
+		while ((rc = mr_iter_next(it, &key, &val)) == 1)
+			if (key.len > TAG_OFFSET + 4 && (rc = strset_add(&deltas, key.ptr, key.len)) < 0)
+				break;
+		mr_iter_free(it);
+		size_t total = deltas.n, merged = 0;
+		/* chunks end on a term boundary so a term is merged by one transaction */
+		for (size_t from = 0; rc >= 0 && from < deltas.n;) {
+			size_t to = from + COMPACT_CHUNK_KEYS < deltas.n ? from + COMPACT_CHUNK_KEYS : deltas.n;
+			while (to < deltas.n && to > from) {
+				mr_slice a = strset_at(&deltas, to - 1), z = strset_at(&deltas, to);
+				if (a.len != z.len || memcmp(a.ptr, z.ptr, a.len - 4) != 0)
+					break;
+				to++;
+			}
+			compact_txn c = {.b = b, .deltas = &deltas, .from = from, .to = to};
+			rc = mr_data_retry(b->data, compact_chunk, RETRY_ATTEMPTS, 2, 250, &c);
+			merged += c.merged;
+			from = to;
+		}
+		strset_dispose(&deltas);
+		if (rc < 0)
+			return rc;
+		/* done when a page holds nothing left to merge (or less than a page remained) */
+		if (total < COMPACT_PAGE || merged == 0)
+			return 0;
+	}
+	return 0;
+}
+
+static int builtin_optimize(mr_search_inst *inst, uint64_t account)
+{
+	builtin *b = mr_container_of(inst, builtin, base);
+	return compact_account(b, account);
+}
+
+static int builtin_index(mr_search_inst *inst, uint64_t account, uint32_t doc_id, const mr_search_doc *doc)
+{
+	builtin *b = mr_container_of(inst, builtin, base);
+	if (account == GLOBAL_ACCOUNT)
+		return mr_error_set(MR_EINVALID, "account id %llu is reserved", (unsigned long long)account);
+	analyzed a;
+	int rc = analyze_doc(b, doc, &a);
+	if (rc < 0)
+		return rc;
+	txn t = {.b = b, .account = account, .doc = doc_id, .next = &a};
+	rc = mr_data_retry(b->data, index_txn, RETRY_ATTEMPTS, 2, 250, &t);
+	analyzed_dispose(&a);
+	if (rc < 0)
+		return rc;
+	/* Every COMPACT_EVERY documents this handle merges the account's deltas. */
+	pthread_mutex_lock(&b->compact_lock);
+	bool due = ++b->indexed_since_compact >= COMPACT_EVERY;
+	if (due)
+		b->indexed_since_compact = 0;
+	pthread_mutex_unlock(&b->compact_lock);
+	if (due && compact_account(b, account) < 0) {
+		mr_log(MR_LOG_WARN, "search index: compaction of account %llu failed (postings stay as deltas): %s",
+		       (unsigned long long)account, mr_error_last()->message);
+		mr_error_clear();
+	}
+	return 0;
+}
+
+static int builtin_remove(mr_search_inst *inst, uint64_t account, uint32_t doc_id)
+{
+	builtin *b = mr_container_of(inst, builtin, base);
+	txn t = {.b = b, .account = account, .doc = doc_id, .next = NULL};
+	return mr_data_retry(b->data, index_txn, RETRY_ATTEMPTS, 2, 250, &t);
+}
+
+static int builtin_query(mr_search_inst *inst, uint64_t account, const mr_query_node *root,
+			 const mr_search_opts *opts, mr_search_result *out)
+{
+	return mr_fts__query(mr_container_of(inst, builtin, base), account, root, opts, out);
+}
+
+static int builtin_stats(mr_search_inst *inst, uint64_t *bytes, uint64_t *docs)
+{
+	return mr_fts__stats(mr_container_of(inst, builtin, base), bytes, docs);
+}
+
+static int builtin_open(mr_search_inst **out, const mr_store_config *sc, mr_data *data)
+{
+	MR_UNUSED(sc);
+	*out = NULL;
+	if (!data)
+		return mr_error_set(MR_EINVALID, "builtin search: no data store");
+	builtin *b = mr_calloc(1, sizeof(*b));
+	if (!b)
+		return MR_ENOMEM;
+	b->base.backend = &mr_search__builtin;
+	b->data = data;
+	pthread_mutex_init(&b->compact_lock, NULL);
+	int rc = mr_analyzer_new(&b->an);
+	if (rc < 0) {
+		pthread_mutex_destroy(&b->compact_lock);
+		mr_free(b);
+		return rc;
+	}
+	*out = &b->base;
+	return 0;
+}
+
+static void builtin_close(mr_search_inst *inst)
+{
+	if (!inst)
+		return;
+	builtin *b = mr_container_of(inst, builtin, base);
+	mr_analyzer_free(b->an);
+	pthread_mutex_destroy(&b->compact_lock);
+	mr_free(b);
+}
+
+const mr_search_backend mr_search__builtin = {
+	.version = MR_SEARCH_BACKEND_VERSION,
+	.name = "builtin",
+	.caps = MR_SEARCH_CAP_RELEVANCE | MR_SEARCH_CAP_PHRASE,
+	.open = builtin_open,
+	.close = builtin_close,
+	.index = builtin_index,
+	.remove = builtin_remove,
+	.query = builtin_query,
+	.stats = builtin_stats,
+	.optimize = builtin_optimize,
+};
