@@ -95,6 +95,7 @@ void mr_toml_free(mr_toml_value *v)
 			mr_toml_free(v->u.tab.vals[i]);
 		}
 		mr_free(v->u.tab.keys);
+		mr_free(v->u.tab.klens);
 		mr_free(v->u.tab.vals);
 		break;
 	case MR_TOML_STRING:
@@ -114,8 +115,9 @@ mr_toml_value *mr_toml_get(const mr_toml_value *t, const char *key)
 {
 	if (!t || t->type != MR_TOML_TABLE)
 		return NULL;
+	size_t n = strlen(key);
 	for (size_t i = 0; i < t->u.tab.n; i++)
-		if (strcmp(t->u.tab.keys[i], key) == 0)
+		if (t->u.tab.klens[i] == n && memcmp(t->u.tab.keys[i], key, n) == 0)
 			return t->u.tab.vals[i];
 	return NULL;
 }
@@ -123,7 +125,7 @@ mr_toml_value *mr_toml_get(const mr_toml_value *t, const char *key)
 static mr_toml_value *tab_find(const mr_toml_value *t, const mr_buf *key)
 {
 	for (size_t i = 0; i < t->u.tab.n; i++)
-		if (strlen(t->u.tab.keys[i]) == key->len && memcmp(t->u.tab.keys[i], key->ptr, key->len) == 0)
+		if (t->u.tab.klens[i] == key->len && (key->len == 0 || memcmp(t->u.tab.keys[i], key->ptr, key->len) == 0))
 			return t->u.tab.vals[i];
 	return NULL;
 }
@@ -140,12 +142,17 @@ static int tab_add(mr_toml_value *t, const mr_buf *key, mr_toml_value *v)
 		if (!vv)
 			return MR_ENOMEM;
 		t->u.tab.vals = vv;
+		size_t *kl = mr_realloc(t->u.tab.klens, cap * sizeof(*kl));
+		if (!kl)
+			return MR_ENOMEM;
+		t->u.tab.klens = kl;
 		t->u.tab.cap = cap;
 	}
 	char *k = mr_strndup(key->len ? (const char *)key->ptr : "", key->len);
 	if (!k)
 		return MR_ENOMEM;
 	t->u.tab.keys[t->u.tab.n] = k;
+	t->u.tab.klens[t->u.tab.n] = key->len;
 	t->u.tab.vals[t->u.tab.n] = v;
 	t->u.tab.n++;
 	return 0;

@@ -39,7 +39,8 @@ struct mr_toml_value {
 			size_t n, cap;
 		} arr;
 		struct {
-			char **keys;
+			char **keys;      /* NUL-terminated; a key may contain NUL (see klens) */
+			size_t *klens;
 			mr_toml_value **vals;
 			size_t n, cap;
 		} tab;
