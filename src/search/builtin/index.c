@@ -518,9 +518,15 @@ done:
 
 /* ---- compaction: deltas into bitmaps ---- */
 
+#ifndef COMPACT_EVERY /* overridable to test page and chunk edges */
 #define COMPACT_EVERY 1000u
-#define COMPACT_PAGE 4096u
-#define COMPACT_CHUNK_KEYS 2048u
+#endif
+#ifndef COMPACT_PAGE
+#define COMPACT_PAGE 16384u
+#endif
+#ifndef COMPACT_CHUNK_KEYS
+#define COMPACT_CHUNK_KEYS 8192u
+#endif
 
 typedef struct compact_txn {
 	builtin *b;
@@ -630,27 +636,45 @@ static int compact_chunk(mr_data *d, void *payload)
 static int compact_account(builtin *b, uint64_t account)
 {
 	int rc = 0;
-	for (unsigned round = 0; round < 1000000u; round++) {
+	mr_buf last = MR_BUF_INIT; /* pages continue after the last key seen: never rescan tombstones */
+	mr_key k;
+	key_account(&k, account, 'P');
+	uint8_t end[MR_DATA_MAX_KEY];
+	for (;;) {
 		strset deltas = {0};
-		mr_key k;
-		key_account(&k, account, 'P');
-		uint8_t end[MR_DATA_MAX_KEY];
 		mr_range r = mr_range_prefix(mr_key_slice(&k), end, sizeof(end));
+		if (last.len) {
+			r.begin = mr_buf_slice(&last);
+			r.begin_exclusive = true;
+		}
 		r.flags = MR_SCAN_KEYS_ONLY;
 		r.limit = COMPACT_PAGE;
 		mr_iter *it = NULL;
 		if ((rc = mr_data_scan(b->data, &r, &it)) < 0)
-			return rc;
+			break;
 		mr_slice key, val;
 		while ((rc = mr_iter_next(it, &key, &val)) == 1)
 			if (key.len > TAG_OFFSET + 4 && (rc = strset_add(&deltas, key.ptr, key.len)) < 0)
 				break;
 		mr_iter_free(it);
-		size_t total = deltas.n, merged = 0;
+		size_t total = deltas.n;
+		/* a page may end inside a term: leave that term's deltas for the next page */
+		size_t usable = deltas.n;
+		if (rc >= 0 && total == COMPACT_PAGE) {
+			mr_slice z = strset_at(&deltas, total - 1);
+			while (usable > 0) {
+				mr_slice a = strset_at(&deltas, usable - 1);
+				if (a.len != z.len || memcmp(a.ptr, z.ptr, a.len - 4) != 0)
+					break;
+				usable--;
+			}
+			if (usable == 0) /* one term fills the page: merge it anyway */
+				usable = total;
+		}
 		/* chunks end on a term boundary so a term is merged by one transaction */
-		for (size_t from = 0; rc >= 0 && from < deltas.n;) {
-			size_t to = from + COMPACT_CHUNK_KEYS < deltas.n ? from + COMPACT_CHUNK_KEYS : deltas.n;
-			while (to < deltas.n && to > from) {
+		for (size_t from = 0; rc >= 0 && from < usable;) {
+			size_t to = from + COMPACT_CHUNK_KEYS < usable ? from + COMPACT_CHUNK_KEYS : usable;
+			while (to < usable && to > from) {
 				mr_slice a = strset_at(&deltas, to - 1), z = strset_at(&deltas, to);
 				if (a.len != z.len || memcmp(a.ptr, z.ptr, a.len - 4) != 0)
 					break;
@@ -658,17 +682,18 @@ static int compact_account(builtin *b, uint64_t account)
 			}
 			compact_txn c = {.b = b, .deltas = &deltas, .from = from, .to = to};
 			rc = mr_data_retry(b->data, compact_chunk, RETRY_ATTEMPTS, 2, 250, &c);
-			merged += c.merged;
 			from = to;
 		}
+		if (rc >= 0 && usable > 0) {
+			mr_slice lk = strset_at(&deltas, usable - 1);
+			rc = mr_buf_set(&last, lk.ptr, lk.len);
+		}
 		strset_dispose(&deltas);
-		if (rc < 0)
-			return rc;
-		/* done when a page holds nothing left to merge (or less than a page remained) */
-		if (total < COMPACT_PAGE || merged == 0)
-			return 0;
+		if (rc < 0 || total < COMPACT_PAGE)
+			break;
 	}
-	return 0;
+	mr_buf_dispose(&last);
+	return rc < 0 ? rc : 0;
 }
 
 static int builtin_optimize(mr_search_inst *inst, uint64_t account)
