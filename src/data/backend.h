@@ -58,6 +58,9 @@ typedef struct mr_kvpage {
 /* Appends an entry to a page (copies). */
 int mr_kvpage_push(mr_kvpage *p, mr_slice key, mr_slice value);
 void mr_kvpage_reset(mr_kvpage *p);
+/* Called by the front after the backend filled the page: turns the offsets
+ * kept while filling into pointers into p->data. */
+void mr_kvpage_finish(mr_kvpage *p);
 void mr_kvpage_dispose(mr_kvpage *p);
 
 struct mr_data_backend {
@@ -102,5 +105,7 @@ struct mr_data_backend {
 /* Registry: the compiled-in table for a type name, or NULL with an error
  * saying whether the type is unknown or known but not compiled in. */
 const mr_data_backend *mr_data__backend_find(const char *type);
+/* Space-separated names of the compiled-in backends (for `mailroom version`). */
+const char *mr_data__backend_names(void);
 
 #endif

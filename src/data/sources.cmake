@@ -1,1 +1,25 @@
-# data store sources: front, registry and the enabled backends (filled in by the data work).
+# Data store: front, codec, registry, and each enabled backend.
+list(APPEND MR_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/data.c
+  ${CMAKE_CURRENT_LIST_DIR}/codec.c
+  ${CMAKE_CURRENT_LIST_DIR}/registry.c)
+if(MR_HAVE_ROCKSDB)
+  list(APPEND MR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/rocksdb.c)
+  list(APPEND MR_LIBS PkgConfig::MR_ROCKSDB)
+endif()
+if(MR_HAVE_SQLITE)
+  list(APPEND MR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/sqlite.c)
+  list(APPEND MR_LIBS PkgConfig::MR_SQLITE)
+endif()
+set(MR_HAVE_POSTGRES_FILE 0)
+if(MR_HAVE_POSTGRES AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/postgres.c)
+  set(MR_HAVE_POSTGRES_FILE 1)
+  list(APPEND MR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/postgres.c)
+  list(APPEND MR_LIBS PkgConfig::MR_POSTGRES)
+endif()
+set(MR_HAVE_MYSQL_FILE 0)
+if(MR_HAVE_MYSQL AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/mysql.c)
+  set(MR_HAVE_MYSQL_FILE 1)
+  list(APPEND MR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/mysql.c)
+  list(APPEND MR_LIBS PkgConfig::MR_MYSQL)
+endif()

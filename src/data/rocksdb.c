@@ -1,0 +1,408 @@
+/*
+ * rocksdb.c — the embedded default data-store backend, over RocksDB's C API
+ * as an OptimisticTransactionDB.
+ *
+ * Values live in the default column family, counters (8-byte big-endian)
+ * in "counters".  A batch of only sets and clears is one atomic WriteBatch
+ * on the base database (no transaction overhead).  A batch with assertions
+ * or counter adds runs as an optimistic transaction: assertions and counter
+ * reads are tracked with GetForUpdate, and RocksDB validates at commit that
+ * no other writer touched them; when one did, a batch with assertions
+ * re-checks them (MR_ECONFLICT if they no longer hold) and is retried a
+ * bounded number of times.  Every commit syncs the WAL unless `sync = false`.
+ * One process only (RocksDB holds a lock on the directory).
+ */
+#include "data/backend.h"
+
+#include <rocksdb/c.h>
+
+#define SCHEMA_VERSION 1
+#define MAX_INTERNAL_RETRIES 64
+
+typedef struct rocksdb_inst {
+	mr_data_inst base;
+	rocksdb_optimistictransactiondb_t *odb;
+	rocksdb_t *db; /* base db */
+	rocksdb_options_t *opts;
+	rocksdb_column_family_handle_t *cf[2]; /* default, counters */
+	rocksdb_writeoptions_t *wopts;
+	rocksdb_readoptions_t *ropts;
+	rocksdb_optimistictransaction_options_t *topts;
+	rocksdb_cache_t *cache;
+	rocksdb_block_based_table_options_t *bbto;
+	char *path;
+} rocksdb_inst;
+
+static rocksdb_inst *downcast(mr_data_inst *i) { return mr_container_of(i, rocksdb_inst, base); }
+
+static bool is_busy(const char *err)
+{
+	return strstr(err, "Resource busy") || strstr(err, "Operation timed out") || strstr(err, "Try again");
+}
+
+static int rerr(const char *what, char *err)
+{
+	int code = is_busy(err) ? MR_ECONFLICT : strstr(err, "IO error") ? MR_EIO : strstr(err, "Corruption") ? MR_ECORRUPT : MR_ERROR;
+	mr_error_set(code, "%s: %s", what, err);
+	rocksdb_free(err);
+	return code;
+}
+
+static void rocksdb_close_inst(mr_data_inst *inst)
+{
+	rocksdb_inst *r = downcast(inst);
+	if (r->db)
+		rocksdb_optimistictransactiondb_close_base_db(r->db);
+	for (int i = 0; i < 2; i++)
+		if (r->cf[i])
+			rocksdb_column_family_handle_destroy(r->cf[i]);
+	if (r->odb)
+		rocksdb_optimistictransactiondb_close(r->odb);
+	if (r->wopts)
+		rocksdb_writeoptions_destroy(r->wopts);
+	if (r->ropts)
+		rocksdb_readoptions_destroy(r->ropts);
+	if (r->topts)
+		rocksdb_optimistictransaction_options_destroy(r->topts);
+	if (r->opts)
+		rocksdb_options_destroy(r->opts);
+	if (r->bbto)
+		rocksdb_block_based_options_destroy(r->bbto);
+	if (r->cache)
+		rocksdb_cache_destroy(r->cache);
+	mr_free(r->path);
+	mr_free(r);
+}
+
+static int check_schema(rocksdb_inst *r)
+{
+	static const char key[] = "\x02schema-version";
+	char *err = NULL;
+	size_t len = 0;
+	char *v = rocksdb_get(r->db, r->ropts, key, sizeof(key) - 1, &len, &err);
+	if (err)
+		return rerr("read schema version", err);
+	if (!v) {
+		char ver[4] = {0, 0, 0, SCHEMA_VERSION};
+		rocksdb_put(r->db, r->wopts, key, sizeof(key) - 1, ver, 4, &err);
+		return err ? rerr("write schema version", err) : 0;
+	}
+	int version = len == 4 ? ((unsigned char)v[2] << 8 | (unsigned char)v[3]) : -1;
+	rocksdb_free(v);
+	if (version != SCHEMA_VERSION)
+		return mr_error_set(MR_ENOTSUPPORTED, "%s: schema version %d, this build reads version %d", r->path, version,
+				    SCHEMA_VERSION);
+	return 0;
+}
+
+static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
+{
+	const char *path;
+	int64_t cache_size, wbuf;
+	bool sync;
+	int rc;
+	if ((rc = mr_store_config_string_required(sc, "path", &path)) ||
+	    (rc = mr_store_config_size(sc, "cache-size", 64LL << 20, &cache_size)) ||
+	    (rc = mr_store_config_size(sc, "write-buffer-size", 64LL << 20, &wbuf)) ||
+	    (rc = mr_store_config_bool(sc, "sync", true, &sync)))
+		return rc;
+	rocksdb_inst *r = mr_calloc(1, sizeof(*r));
+	if (!r)
+		return MR_ENOMEM;
+	r->base.backend = NULL;
+	if (!(r->path = mr_strdup(path))) {
+		mr_free(r);
+		return MR_ENOMEM;
+	}
+	r->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(r->opts, 1);
+	rocksdb_options_set_create_missing_column_families(r->opts, 1);
+	rocksdb_options_increase_parallelism(r->opts, 2);
+	rocksdb_options_set_write_buffer_size(r->opts, (size_t)wbuf);
+	r->bbto = rocksdb_block_based_options_create();
+	r->cache = rocksdb_cache_create_lru((size_t)cache_size);
+	rocksdb_block_based_options_set_block_cache(r->bbto, r->cache);
+	rocksdb_options_set_block_based_table_factory(r->opts, r->bbto);
+	r->wopts = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(r->wopts, sync);
+	r->ropts = rocksdb_readoptions_create();
+	r->topts = rocksdb_optimistictransaction_options_create();
+
+	const char *names[2] = {"default", "counters"};
+	const rocksdb_options_t *cfopts[2] = {r->opts, r->opts};
+	char *err = NULL;
+	r->odb = rocksdb_optimistictransactiondb_open_column_families(r->opts, path, 2, names, cfopts, r->cf, &err);
+	if (err) {
+		char what[512];
+		snprintf(what, sizeof(what), "open %s", path);
+		rc = rerr(what, err);
+		if (strstr(mr_error_last()->message, "lock"))
+			rc = mr_error_set(MR_EUNAVAILABLE, "%s (is another mailroom process using this RocksDB store?)",
+					  mr_error_last()->message);
+		rocksdb_close_inst(&r->base);
+		return rc;
+	}
+	r->db = rocksdb_optimistictransactiondb_get_base_db(r->odb);
+	if ((rc = check_schema(r))) {
+		rocksdb_close_inst(&r->base);
+		return rc;
+	}
+	*out = &r->base;
+	return 0;
+}
+
+static int rocksdb_get_value(mr_data_inst *inst, mr_slice key, mr_buf *value)
+{
+	rocksdb_inst *r = downcast(inst);
+	char *err = NULL;
+	rocksdb_pinnableslice_t *ps =
+		rocksdb_get_pinned_cf(r->db, r->ropts, r->cf[0], (const char *)key.ptr, key.len, &err);
+	if (err)
+		return rerr("get", err);
+	if (!ps)
+		return MR_ENOTFOUND;
+	size_t len;
+	const char *v = rocksdb_pinnableslice_value(ps, &len);
+	int rc = mr_buf_set(value, v, len);
+	rocksdb_pinnableslice_destroy(ps);
+	return rc;
+}
+
+static int64_t decode_i64(const char *v)
+{
+	uint64_t u = 0;
+	for (int i = 0; i < 8; i++)
+		u = u << 8 | (unsigned char)v[i];
+	return (int64_t)u;
+}
+
+static void encode_i64(char *out, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	for (int i = 0; i < 8; i++)
+		out[i] = (char)(u >> (56 - 8 * i));
+}
+
+static int rocksdb_get_counter(mr_data_inst *inst, mr_slice key, int64_t *out)
+{
+	rocksdb_inst *r = downcast(inst);
+	char *err = NULL;
+	size_t len = 0;
+	char *v = rocksdb_get_cf(r->db, r->ropts, r->cf[1], (const char *)key.ptr, key.len, &len, &err);
+	if (err)
+		return rerr("get counter", err);
+	*out = 0;
+	if (v) {
+		if (len == 8)
+			*out = decode_i64(v);
+		rocksdb_free(v);
+		if (len != 8)
+			return mr_error_set(MR_ECORRUPT, "counter value of %zu bytes (expected 8)", len);
+	}
+	return 0;
+}
+
+/* Plain batch: one WriteBatch, atomic and durable. */
+static int commit_plain(rocksdb_inst *r, const mr_batch_op *ops, size_t n)
+{
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	for (size_t i = 0; i < n; i++) {
+		const mr_batch_op *o = &ops[i];
+		if (o->kind == MR_OP_SET)
+			rocksdb_writebatch_put_cf(wb, r->cf[0], (const char *)o->key.ptr, o->key.len,
+						  (const char *)o->value.ptr, o->value.len);
+		else {
+			rocksdb_writebatch_delete_cf(wb, r->cf[0], (const char *)o->key.ptr, o->key.len);
+			rocksdb_writebatch_delete_cf(wb, r->cf[1], (const char *)o->key.ptr, o->key.len);
+		}
+	}
+	char *err = NULL;
+	rocksdb_write(r->db, r->wopts, wb, &err);
+	rocksdb_writebatch_destroy(wb);
+	return err ? rerr("commit", err) : 0;
+}
+
+/* One optimistic transaction attempt. */
+static int commit_txn_once(rocksdb_inst *r, const mr_batch_op *ops, size_t n, int64_t *add_result)
+{
+	rocksdb_transaction_t *t = rocksdb_optimistictransaction_begin(r->odb, r->wopts, r->topts, NULL);
+	char *err = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const mr_batch_op *o = &ops[i];
+		const char *k = (const char *)o->key.ptr;
+		switch (o->kind) {
+		case MR_OP_ASSERT_VALUE:
+		case MR_OP_ASSERT_ABSENT: {
+			size_t len = 0;
+			char *v = rocksdb_transaction_get_for_update_cf(t, r->ropts, r->cf[0], k, o->key.len, &len, 1, &err);
+			if (err) {
+				rc = rerr("assert", err);
+				err = NULL;
+				break;
+			}
+			bool holds = o->kind == MR_OP_ASSERT_ABSENT ? v == NULL
+								   : (v && len == o->value.len && memcmp(v, o->value.ptr, len) == 0);
+			rocksdb_free(v);
+			if (!holds)
+				rc = mr_error_set(MR_ECONFLICT, "assertion on a key no longer holds");
+			break;
+		}
+		case MR_OP_SET:
+			rocksdb_transaction_put_cf(t, r->cf[0], k, o->key.len, (const char *)o->value.ptr, o->value.len, &err);
+			break;
+		case MR_OP_CLEAR:
+			rocksdb_transaction_delete_cf(t, r->cf[0], k, o->key.len, &err);
+			if (!err)
+				rocksdb_transaction_delete_cf(t, r->cf[1], k, o->key.len, &err);
+			break;
+		case MR_OP_ADD: {
+			size_t len = 0;
+			char *v = rocksdb_transaction_get_for_update_cf(t, r->ropts, r->cf[1], k, o->key.len, &len, 1, &err);
+			if (err)
+				break;
+			int64_t cur = v && len == 8 ? decode_i64(v) : 0;
+			rocksdb_free(v);
+			int64_t nv = (int64_t)((uint64_t)cur + (uint64_t)o->delta); /* wraps like two's complement */
+			char enc[8];
+			encode_i64(enc, nv);
+			rocksdb_transaction_put_cf(t, r->cf[1], k, o->key.len, enc, 8, &err);
+			if (add_result)
+				*add_result = nv;
+			break;
+		}
+		}
+		if (err) {
+			rc = rerr("commit", err);
+			err = NULL;
+		}
+	}
+	if (!rc) {
+		rocksdb_transaction_commit(t, &err);
+		if (err)
+			rc = rerr("commit", err);
+	} else {
+		rocksdb_transaction_rollback(t, &err);
+		if (err)
+			rocksdb_free(err);
+	}
+	rocksdb_transaction_destroy(t);
+	return rc;
+}
+
+static int rocksdb_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t n, int64_t *add_result)
+{
+	rocksdb_inst *r = downcast(inst);
+	bool plain = true, asserts = false;
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].kind != MR_OP_SET && ops[i].kind != MR_OP_CLEAR)
+			plain = false;
+		if (ops[i].kind == MR_OP_ASSERT_VALUE || ops[i].kind == MR_OP_ASSERT_ABSENT)
+			asserts = true;
+	}
+	if (plain)
+		return commit_plain(r, ops, n);
+	/* A validation failure means another writer touched a key we read: the
+	 * assertions are re-checked on the next attempt, so retrying is exact. */
+	for (unsigned attempt = 0;; attempt++) {
+		int rc = commit_txn_once(r, ops, n, add_result);
+		if (rc != MR_ECONFLICT)
+			return rc;
+		if (asserts && strstr(mr_error_last()->message, "no longer holds"))
+			return rc;
+		if (attempt >= MAX_INTERNAL_RETRIES)
+			return rc;
+		mr_sleep_ms(mr_backoff_ms(attempt, 1, 20));
+	}
+}
+
+static int rocksdb_scan(mr_data_inst *inst, const mr_range *range, size_t limit, mr_kvpage *page)
+{
+	rocksdb_inst *r = downcast(inst);
+	bool reverse = range->flags & MR_SCAN_REVERSE, keys_only = range->flags & MR_SCAN_KEYS_ONLY;
+	rocksdb_column_family_handle_t *cf = (range->flags & MR_SCAN_COUNTERS) ? r->cf[1] : r->cf[0];
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_fill_cache(ro, 1);
+	/* Normalise the bounds to [lo, hi): the key just after k is k || 0x00. */
+	uint8_t lo[MR_DATA_MAX_KEY + 2], hi[MR_DATA_MAX_KEY + 2];
+	size_t lolen = range->begin.len, hilen = range->end.len;
+	if (lolen)
+		memcpy(lo, range->begin.ptr, lolen);
+	if (lolen && range->begin_exclusive)
+		lo[lolen++] = 0;
+	if (hilen)
+		memcpy(hi, range->end.ptr, hilen);
+	if (hilen && range->end_inclusive)
+		hi[hilen++] = 0;
+	if (hilen)
+		rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)hi, hilen);
+	if (lolen)
+		rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lo, lolen);
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(r->db, ro, cf);
+	if (reverse) {
+		if (hilen)
+			rocksdb_iter_seek_for_prev(it, (const char *)hi, hilen);
+		else
+			rocksdb_iter_seek_to_last(it);
+	} else {
+		if (lolen)
+			rocksdb_iter_seek(it, (const char *)lo, lolen);
+		else
+			rocksdb_iter_seek_to_first(it);
+	}
+	int rc = 0;
+	while (rocksdb_iter_valid(it)) {
+		size_t klen, vlen = 0;
+		const char *k = rocksdb_iter_key(it, &klen);
+		mr_slice ks = {(const uint8_t *)k, klen};
+		if (hilen && mr_slice_cmp(ks, (mr_slice){hi, hilen}) >= 0) {
+			if (!reverse)
+				break;
+			rocksdb_iter_prev(it);
+			continue;
+		}
+		if (lolen && mr_slice_cmp(ks, (mr_slice){lo, lolen}) < 0)
+			break;
+		if (page->count >= limit) {
+			page->more = true;
+			break;
+		}
+		const char *v = keys_only ? "" : rocksdb_iter_value(it, &vlen);
+		if ((rc = mr_kvpage_push(page, ks, (mr_slice){(const uint8_t *)v, vlen})))
+			break;
+		if (reverse)
+			rocksdb_iter_prev(it);
+		else
+			rocksdb_iter_next(it);
+	}
+	char *err = NULL;
+	if (!rc) {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = rerr("scan", err);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
+static int rocksdb_maintain(mr_data_inst *inst)
+{
+	rocksdb_inst *r = downcast(inst);
+	rocksdb_compact_range_cf(r->db, r->cf[0], NULL, 0, NULL, 0);
+	rocksdb_compact_range_cf(r->db, r->cf[1], NULL, 0, NULL, 0);
+	return 0;
+}
+
+const mr_data_backend mr_data_backend_rocksdb = {
+	.version = MR_DATA_BACKEND_VERSION,
+	.name = "rocksdb",
+	.caps = 0,
+	.open = rocksdb_open_inst,
+	.close = rocksdb_close_inst,
+	.get = rocksdb_get_value,
+	.get_counter = rocksdb_get_counter,
+	.commit = rocksdb_commit,
+	.scan = rocksdb_scan,
+	.maintain = rocksdb_maintain,
+};
