@@ -411,15 +411,16 @@ static int my_fetch_bytes(my_inst *mi, my_conn *mc, MYSQL_STMT *s, mr_buf *out, 
 {
 	int rc = 0;
 	*found = false;
-	if (mr_buf_grow(out, 4096) < 0)
-		return MR_ENOMEM;
+	/* fetch into whatever room the buffer has (maybe none): nothing is
+	 * allocated for an absent key, the rest comes after the length is known */
+	static uint8_t none[1];
 	unsigned long len = 0;
 	my_bool isnull = 0, err = 0;
 	MYSQL_BIND b;
 	memset(&b, 0, sizeof b);
 	b.buffer_type = MYSQL_TYPE_BLOB;
-	b.buffer = out->ptr;
-	b.buffer_length = (unsigned long)(out->cap - 1);
+	b.buffer = out->cap > 1 ? out->ptr : none;
+	b.buffer_length = out->cap > 1 ? (unsigned long)(out->cap - 1) : 0;
 	b.length = &len;
 	b.is_null = &isnull;
 	b.error = &err;
@@ -437,6 +438,8 @@ static int my_fetch_bytes(my_inst *mi, my_conn *mc, MYSQL_STMT *s, mr_buf *out, 
 		/* the first buffer_length bytes are in place; growing keeps them */
 		if ((rc = my_fetch_rest(mi, mc, s, 0, &b, len, out, 0)) < 0)
 			goto done;
+	} else if ((rc = mr_buf_grow(out, len)) < 0) {
+		goto done;
 	}
 	out->len = len;
 	out->ptr[len] = 0;

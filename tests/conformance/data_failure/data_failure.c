@@ -10,7 +10,8 @@
  *     administrative connection): the next get / commit / add reconnects
  *     and succeeds, and committed data is intact, also after reopening.
  * Usage: data_failure_bin postgresql|mysql.  Needs MR_TEST_PG_URL or
- * MR_TEST_MYSQL_URL (scripts/servers/); SKIPPED otherwise.  The dropped-
+ * MR_TEST_MYSQL_URL (from scripts/servers/postgres or mariadb);
+ * SKIPPED otherwise.  The dropped-
  * connection case works in its own database (mailroom_failtest, created by
  * the server scripts) so it never kills another test's sessions.
  */
