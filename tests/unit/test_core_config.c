@@ -17,8 +17,12 @@ static void test_core_config__model_and_accessors(void)
 	MR_CHECK_EQ_STR(mr_config_role(cfg, "blob"), "files");
 	MR_CHECK_EQ_STR(mr_config_role(cfg, "fts"), "db");
 	MR_CHECK_EQ_STR(mr_config_role(cfg, "lookup"), "db");
-	MR_CHECK_EQ_INT(mr_config_warning_count(cfg), 1);
-	MR_CHECK(strstr(mr_config_warning(cfg, 0), "m.toml:13: store.db.bogus: unknown key") != NULL);
+	bool unknown_warned = false;
+	for (size_t w = 0; w < mr_config_warning_count(cfg); w++)
+		unknown_warned |= strstr(mr_config_warning(cfg, w), "m.toml:13: store.db.bogus: unknown key") != NULL;
+	if (!unknown_warned)
+		mr_config_free(cfg);
+	MR_CHECK(unknown_warned);
 	const mr_store_config *sc = mr_config_store(cfg, "db");
 	MR_CHECK(sc != NULL);
 	MR_CHECK_EQ_STR(mr_store_config_type(sc), "sqlite");
