@@ -133,9 +133,9 @@ int mr_data_maintain(mr_data *d);
 /* ---- key codec ----
  * Keys are built as: subspace byte, then fields.  Integers are big-endian
  * (signed integers with the sign bit flipped), so byte order = numeric order.
- * Byte strings are escaped (0x00 -> 0x00 0xFF) and terminated by a single
- * 0x00, so "a" < "a\0" < "ab" holds field-wise and no encoded string is a
- * prefix of another.  A string that ends the key
+ * Byte strings are escaped (0x00 -> 0x00 0xFF) and terminated by 0x00 0x01,
+ * so "a" < "a\0" < "ab" holds field-wise, no encoded string is a prefix of
+ * another, and the end of a string is unambiguous whatever follows it.  A string that ends the key
  * may instead be written raw with mr_key_tail (it must be last).
  */
 typedef struct mr_key {

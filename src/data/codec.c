@@ -52,8 +52,10 @@ void mr_key_bytes(mr_key *k, const void *p, size_t n)
 		else
 			put(k, &s[i], 1);
 	}
-	uint8_t term = 0x00;
-	put(k, &term, 1);
+	/* terminator 0x00 0x01: sorts below an escaped 0x00 (0x00 0xFF) and
+	 * cannot be confused with it whatever byte the next field starts with */
+	static const uint8_t term[2] = {0x00, 0x01};
+	put(k, term, 2);
 }
 
 void mr_key_str(mr_key *k, const char *s) { mr_key_bytes(k, s, strlen(s)); }
@@ -130,9 +132,16 @@ int mr_key_read_bytes(mr_key_reader *r, mr_buf *out)
 				return rc;
 			continue;
 		}
-		if (!out->ptr)
-			return mr_buf_put(out, "", 0);
-		return 0;
+		if (r->pos < r->len && r->p[r->pos] == 0x01) {
+			r->pos++;
+			if (!out->ptr)
+				return mr_buf_put(out, "", 0);
+			return 0;
+		}
+		size_t bad = r->pos - 1;
+		r->pos = start;
+		return mr_error_set(MR_EINVALID, "key decode: byte string at offset %zu: 0x00 at offset %zu is followed by neither 0xFF nor 0x01",
+				    start, bad);
 	}
 	r->pos = start;
 	return mr_error_set(MR_EINVALID, "key decode: byte string at offset %zu has no terminator", start);
