@@ -121,7 +121,7 @@ mr_range mr_range_prefix(mr_slice prefix, uint8_t *end_storage, size_t end_stora
  */
 int mr_data_scan(mr_data *d, const mr_range *range, mr_iter **out);
 /*
- * Next entry: returns 1 with *key/*value set (borrowed until the next call
+ * Next entry: returns 1 with *key and *value set (borrowed until the next call
  * on this iterator), 0 at the end, or a negative error.
  */
 int mr_iter_next(mr_iter *it, mr_slice *key, mr_slice *value);

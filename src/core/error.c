@@ -62,7 +62,8 @@ int mr_error_prefix(const char *fmt, ...)
 	if (n < 0)
 		n = 0;
 	size_t len = (size_t)n < sizeof(tl_msg) ? (size_t)n : sizeof(tl_msg) - 1;
-	snprintf(tl_msg + len, sizeof(tl_msg) - len, ": %s", old);
+	size_t room = sizeof(tl_msg) - len;
+	snprintf(tl_msg + len, room, ": %.*s", (int)(room > 3 ? room - 3 : 0), old);
 	if (tl_code == MR_OK)
 		tl_code = MR_ERROR;
 	return tl_code;
