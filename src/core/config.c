@@ -593,6 +593,7 @@ const mr_store_config *mr_config_store_at(const mr_config *cfg, size_t i) { retu
 /* ---- accessors ---- */
 
 const char *mr_store_config_id(const mr_store_config *sc) { return sc->id; }
+const struct mr_toml_value *mr_store_config__toml(const mr_store_config *sc) { return sc->table; }
 const char *mr_store_config_type(const mr_store_config *sc) { return sc->type->name; }
 bool mr_store_config_has(const mr_store_config *sc, const char *key) { return lookup_dotted(sc->table, key) != NULL; }
 

@@ -46,6 +46,8 @@ int mr_store_config_strings(const mr_store_config *sc, const char *key, const ch
 /* For `config check`: whether a value is a secret (resolved from %{env}/%{file}
  * or a password-like key), to redact it when printing. */
 bool mr_store_config__is_secret(const mr_store_config *sc, const char *key);
+/* The store's TOML table (a const mr_toml_value *), for printing. */
+const struct mr_toml_value *mr_store_config__toml(const mr_store_config *sc);
 /* Duration / size text parsing shared with validation: 0 or MR_EINVALID (no message). */
 int mr_config__parse_duration(const char *s, int64_t *out_ms);
 int mr_config__parse_size(const char *s, int64_t *out);
