@@ -98,10 +98,10 @@ static int schedule_next(mr_cli *cli, int argc, char **argv)
 		else if (!expr)
 			expr = argv[i];
 		else
-			return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc]");
+			return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc] [--json]");
 	}
 	if (!expr)
-		return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc]");
+		return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc] [--json]");
 	mr_cron c;
 	if (mr_cron_parse(&c, expr))
 		return mr_cli_fail("schedule");
@@ -179,6 +179,6 @@ int mr_cmd_schedule(mr_cli *cli, int argc, char **argv)
 		return schedule_next(cli, argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "list") == 0)
 		return schedule_list(cli, argc - 1, argv + 1);
-	return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc]\n"
+	return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc] [--json]\n"
 			    "       mailroom schedule list [-c FILE] [--json]");
 }
