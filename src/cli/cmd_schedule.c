@@ -22,42 +22,39 @@ static bool digits(const char *s, size_t n)
 	return true;
 }
 
-/* YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM|-HH:MM]; no offset = local time. */
+/* YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM|-HH:MM] (a space may stand for the T);
+ * no offset = local time, read by the cron rules (a repeated wall time is
+ * its first occurrence, a skipped one lies after the gap). */
 static int parse_iso(const char *s, int64_t *out)
 {
 	size_t n = strlen(s);
 	if (n < 16 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
-	    (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2))
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2))
 		goto bad;
-	struct tm tm = {.tm_year = atoi(s) - 1900, .tm_mon = two(s + 5) - 1, .tm_mday = two(s + 8), .tm_hour = two(s + 11),
-			.tm_min = two(s + 14), .tm_isdst = -1};
+	int year = two(s) * 100 + two(s + 2), month = two(s + 5), day = two(s + 8), hour = two(s + 11),
+	    minute = two(s + 14), second = 0;
 	const char *p = s + 16;
 	if (*p == ':') {
 		if (!digits(p + 1, 2))
 			goto bad;
-		tm.tm_sec = two(p + 1);
+		second = two(p + 1);
 		p += 3;
 	}
-	if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
-		goto bad;
-	if (*p == '\0') {
-		time_t t = mktime(&tm);
-		if (t == (time_t)-1)
-			goto bad;
-		*out = t;
-		return 0;
-	}
+	bool local = *p == '\0';
 	int offset = 0;
 	if (*p == 'Z' || *p == 'z')
 		p++;
-	else if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2)) {
+	else if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && two(p + 1) <= 23 &&
+		 two(p + 4) <= 59) {
 		offset = (two(p + 1) * 60 + two(p + 4)) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;
-	} else
+	} else if (!local)
 		goto bad;
 	if (*p)
 		goto bad;
-	*out = (int64_t)timegm(&tm) - offset;
+	if (mr_cron_time_from_civil(year, month, day, hour, minute, second, local, out))
+		return mr_error_prefix("--from \"%s\"", s);
+	*out -= offset;
 	return 0;
 bad:
 	return mr_error_set(MR_EINVALID, "--from \"%s\": expected YYYY-MM-DDTHH:MM[:SS] with optional Z or +HH:MM", s);
@@ -85,22 +82,26 @@ static int schedule_next(mr_cli *cli, int argc, char **argv)
 	long count = 1;
 	bool utc = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+		if ((strcmp(argv[i], "--from") == 0 || strcmp(argv[i], "--count") == 0) && i + 1 >= argc)
+			return mr_cli_usage("%s: missing value", argv[i]);
+		if (strcmp(argv[i], "--from") == 0)
 			from = argv[++i];
-		else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+		else if (strcmp(argv[i], "--count") == 0) {
 			char *end;
 			count = strtol(argv[++i], &end, 10);
 			if (*end || count < 1 || count > 10000)
 				return mr_cli_usage("--count \"%s\": expected a number from 1 to 10000", argv[i]);
 		} else if (strcmp(argv[i], "--utc") == 0)
 			utc = true;
+		else if (argv[i][0] == '-' && argv[i][1] == '-')
+			return mr_cli_usage("schedule next: unknown option %s", argv[i]);
 		else if (!expr)
 			expr = argv[i];
 		else
-			return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc]");
+			return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc] [--json]");
 	}
 	if (!expr)
-		return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc]");
+		return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc] [--json]");
 	mr_cron c;
 	if (mr_cron_parse(&c, expr))
 		return mr_cli_fail("schedule");
@@ -178,6 +179,6 @@ int mr_cmd_schedule(mr_cli *cli, int argc, char **argv)
 		return schedule_next(cli, argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "list") == 0)
 		return schedule_list(cli, argc - 1, argv + 1);
-	return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc]\n"
+	return mr_cli_usage("usage: mailroom schedule next \"MINUTE HOUR DAY-OF-WEEK\" [--from ISO-8601] [--count N] [--utc] [--json]\n"
 			    "       mailroom schedule list [-c FILE] [--json]");
 }

@@ -1,12 +1,19 @@
 /*
  * cron.c — parsing and next-fire computation of simple cron schedules
- * (cron.h), correct across daylight-saving changes: candidates are wall
- * times of successive local days, each resolved to an instant with both
- * DST readings and checked by converting back (see the rules in cron.h).
+ * (cron.h).  Fire times are computed per candidate local day: each wall
+ * time "day + hour:minute" is turned into the instants whose local reading
+ * it is, using only the zone's UTC offsets around it (tm_gmtoff of
+ * localtime_r), never tm_isdst; calendar arithmetic is done on civil day
+ * numbers, so no mktime() normalisation is involved.  The time zone itself
+ * (TZ, tzset) is left to the process.
  */
 #include "core/cron.h"
 
 #include <time.h>
+
+/* Years 1900-9999, with a few days of margin for the day scan. */
+#define CRON_MIN_UNIX (-2208988800LL + 20 * 86400LL)
+#define CRON_MAX_UNIX (253402300799LL - 20 * 86400LL)
 
 static int parse_field(const char *expr, const char *name, const char *s, size_t n, int lo, int hi, bool star,
 		       int star_value, int *out)
@@ -31,14 +38,15 @@ static int parse_field(const char *expr, const char *name, const char *s, size_t
 	*out = v;
 	return 0;
 bad:
-	return mr_error_set(MR_EINVALID, "cron \"%s\": %s: \"%.*s\" is not valid; expected %s", expr, name, (int)n, s, range);
+	return mr_error_set(MR_EINVALID, "cron \"%s\": %s: \"%.*s\" is not valid; expected %s", expr, name,
+			    (int)(n > 32 ? 32 : n), s, range);
 }
 
 int mr_cron_parse(mr_cron *out, const char *text)
 {
 	static const char *names[3] = {"minute", "hour", "day-of-week"};
-	const char *f[4];
-	size_t len[4];
+	const char *f[3] = {0};
+	size_t len[3] = {0};
 	size_t nf = 0;
 	const char *p = text;
 	for (;;) {
@@ -49,7 +57,7 @@ int mr_cron_parse(mr_cron *out, const char *text)
 		const char *s = p;
 		while (*p && *p != ' ' && *p != '\t')
 			p++;
-		if (nf < 4) {
+		if (nf < 3) {
 			f[nf] = s;
 			len[nf] = (size_t)(p - s);
 		}
@@ -83,69 +91,124 @@ void mr_cron_format(const mr_cron *c, char *buf, size_t len)
 	snprintf(buf, len, "%d %s %s", c->minute, h, w);
 }
 
-/* One DST reading of a wall time; true when it round-trips exactly. */
-static bool resolve_one(int y, int mo, int d, int h, int mi, int isdst, time_t *out)
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12). */
+static int64_t days_from_civil(int64_t y, int m, int d)
 {
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_isdst = isdst};
-	time_t t = mktime(&tm);
-	if (t == (time_t)-1)
-		return false;
-	struct tm back;
-	if (!localtime_r(&t, &back))
-		return false;
-	*out = t;
-	return back.tm_year == y - 1900 && back.tm_mon == mo && back.tm_mday == d && back.tm_hour == h &&
-	       back.tm_min == mi && (isdst < 0 || (back.tm_isdst > 0) == (isdst > 0));
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
 }
 
-/* The instant a wall time fires at (rules in cron.h). */
-static time_t resolve_wall(int y, int mo, int d, int h, int mi)
+static int64_t floor_div(int64_t a, int64_t b)
 {
-	time_t t0 = 0, t1 = 0;
-	bool v0 = resolve_one(y, mo, d, h, mi, 0, &t0);
-	bool v1 = resolve_one(y, mo, d, h, mi, 1, &t1);
-	if (v0 && v1)
-		return t0 < t1 ? t0 : t1; /* repeated hour: the first occurrence */
-	if (v0)
-		return t0;
-	if (v1)
-		return t1;
-	/* skipped wall time: the standard-time reading lands after the gap */
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_isdst = 0};
-	return mktime(&tm);
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* ISO day of week, 1 (Monday) - 7 (Sunday); day 0 was a Thursday. */
+static int iso_wday(int64_t day)
+{
+	int64_t r = (day % 7 + 7) % 7; /* 0 = Thursday */
+	return (int)((r + 3) % 7) + 1;
+}
+
+static bool utc_offset(int64_t t, long *off)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!localtime_r(&tt, &tm))
+		return false;
+	*off = tm.tm_gmtoff;
+	return true;
+}
+
+/*
+ * The instant a local wall time w (seconds since 1970 as if local time
+ * were UTC) stands for: the earliest instant whose local reading is w, or,
+ * when w was skipped, w read with the offset in force before the gap.
+ * The offsets a day either side bound every offset that can apply at w
+ * (a zone's offset is within ±15 h); the offsets at the instants they
+ * give catch a second change in between.
+ */
+static int64_t wall_instant(int64_t w)
+{
+	long before = 0, after = 0;
+	if (!utc_offset(w - 86400, &before) || !utc_offset(w + 86400, &after))
+		return w; /* unreachable within the supported range */
+	long cand[4] = {before, after, before, after};
+	long o;
+	if (utc_offset(w - before, &o))
+		cand[2] = o;
+	if (utc_offset(w - after, &o))
+		cand[3] = o;
+	bool found = false;
+	int64_t best = 0;
+	for (int i = 0; i < 4; i++) {
+		int64_t t = w - cand[i];
+		if (utc_offset(t, &o) && o == cand[i] && (!found || t < best)) {
+			best = t;
+			found = true;
+		}
+	}
+	return found ? best : w - before;
 }
 
 int mr_cron_next(const mr_cron *c, int64_t after, int64_t *next)
 {
-	time_t a = (time_t)after;
-	struct tm lt;
-	if (!localtime_r(&a, &lt))
+	if (after < CRON_MIN_UNIX || after > CRON_MAX_UNIX)
+		return mr_error_set(MR_EINVALID, "cron: start time %lld is outside the supported years 1900-9999",
+				    (long long)after);
+	long off;
+	if (!utc_offset(after, &off))
 		return mr_error_set(MR_EINVALID, "cron: time %lld cannot be converted to local time", (long long)after);
-	/* day 0 may be the previous day too: a skipped-hour slot of yesterday never
-	 * lands later than today, so starting at today's date is enough. */
-	for (int dd = 0; dd <= 8; dd++) {
-		/* normalise the calendar day via noon (never inside a DST change) */
-		struct tm day = {.tm_year = lt.tm_year, .tm_mon = lt.tm_mon, .tm_mday = lt.tm_mday + dd, .tm_hour = 12,
-				 .tm_isdst = -1};
-		if (mktime(&day) == (time_t)-1)
-			return mr_error_set(MR_ERROR, "cron: date out of range");
-		int wday = day.tm_wday == 0 ? 7 : day.tm_wday;
-		if (c->wday && c->wday != wday)
+	int64_t today = floor_div(after + off, 86400);
+	int hlo = c->hour < 0 ? 0 : c->hour, hhi = c->hour < 0 ? 23 : c->hour;
+	bool found = false;
+	int64_t best = 0;
+	/* Yesterday too: its skipped slots may land today.  Once a day yields a
+	 * fire time, the next day is still checked, so a zone jumping a whole
+	 * day (Pacific/Apia, 2011) cannot hide an earlier one. */
+	for (int64_t day = today - 1, last = today + 9; day <= last; day++) {
+		if (c->wday && iso_wday(day) != c->wday)
 			continue;
-		int y = day.tm_year + 1900, mo = day.tm_mon, d = day.tm_mday;
-		bool found = false;
-		time_t best = 0;
-		for (int h = c->hour < 0 ? 0 : c->hour; h <= (c->hour < 0 ? 23 : c->hour); h++) {
-			time_t t = resolve_wall(y, mo, d, h, c->minute);
-			if (t > a && (!found || t < best)) {
+		for (int h = hlo; h <= hhi; h++) {
+			int64_t t = wall_instant(day * 86400 + h * 3600 + c->minute * 60);
+			if (t > after && (!found || t < best)) {
 				best = t;
+				if (!found)
+					last = day + 1;
 				found = true;
 			}
 		}
-		if (found) {
-			*next = (int64_t)best;
-			return 0;
-		}
 	}
-	return mr_error_set(MR_ERROR, "cron: no fire time found within 9 days (bug)");
+	if (!found)
+		return mr_error_set(MR_ERROR, "cron: no fire time within 10 days of %lld (bug)", (long long)after);
+	*next = best;
+	return 0;
+}
+
+int mr_cron_time_from_civil(int year, int month, int day, int hour, int minute, int second, bool local,
+			    int64_t *out)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (year < 1900 || year > 9999)
+		return mr_error_set(MR_EINVALID, "year %d is out of range 1900-9999", year);
+	if (month < 1 || month > 12)
+		return mr_error_set(MR_EINVALID, "month %d is out of range 1-12", month);
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	int dim = mdays[month - 1] + (month == 2 && leap);
+	if (day < 1 || day > dim)
+		return mr_error_set(MR_EINVALID, "day %d is out of range 1-%d for %04d-%02d", day, dim, year, month);
+	if (hour < 0 || hour > 23)
+		return mr_error_set(MR_EINVALID, "hour %d is out of range 0-23", hour);
+	if (minute < 0 || minute > 59)
+		return mr_error_set(MR_EINVALID, "minute %d is out of range 0-59", minute);
+	if (second < 0 || second > 59)
+		return mr_error_set(MR_EINVALID, "second %d is out of range 0-59", second);
+	int64_t w = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+	*out = local ? wall_instant(w) : w;
+	return 0;
 }

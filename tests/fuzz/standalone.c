@@ -1,11 +1,15 @@
 /*
  * standalone.c — replays fuzz inputs through a libFuzzer target without
- * libFuzzer: every file of the directories (or files) named on the command
- * line is fed to LLVMFuzzerTestOneInput once.  ctest runs it over each
- * target's seed corpus and regressions under the sanitizers.  Fails when a
- * named directory is missing or when no input at all was found.
+ * libFuzzer: every regular file of the directories (or the files) named on
+ * the command line is fed to LLVMFuzzerTestOneInput once, in name order,
+ * its path printed first so a sanitizer report can be traced to its input.
+ * ctest runs it over each target's seed corpus and regressions under the
+ * sanitizers (tests/fuzz/CMakeLists.txt).  Fails when a named path other
+ * than a regressions/ directory is missing, a file cannot be read, or no
+ * input at all was found.
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
 {
+	printf("replay %s\n", path);
+	fflush(stdout);
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		fprintf(stderr, "cannot open %s\n", path);
@@ -23,24 +29,42 @@ static int run_file(const char *path)
 	}
 	size_t cap = 4096, len = 0;
 	uint8_t *buf = malloc(cap);
-	size_t n;
-	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
+	while (buf) {
+		size_t n = fread(buf + len, 1, cap - len, f);
+		if (n == 0)
+			break;
 		len += n;
 		if (len == cap) {
-			uint8_t *nb = realloc(buf, cap *= 2);
-			if (!nb) {
+			uint8_t *nb = realloc(buf, cap * 2);
+			if (!nb)
 				free(buf);
-				buf = NULL;
-			}
 			buf = nb;
+			cap *= 2;
 		}
 	}
+	bool failed = ferror(f) != 0;
 	fclose(f);
-	if (!buf)
+	if (!buf || failed) {
+		fprintf(stderr, "cannot read %s\n", path);
+		free(buf);
 		return -1;
-	LLVMFuzzerTestOneInput(buf, len);
+	}
+	/* a copy of exactly len bytes, so ASan catches reads past the input */
+	uint8_t *exact = malloc(len ? len : 1);
+	if (!exact) {
+		free(buf);
+		return -1;
+	}
+	memcpy(exact, buf, len);
 	free(buf);
+	LLVMFuzzerTestOneInput(exact, len);
+	free(exact);
 	return 0;
+}
+
+static int only_visible(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
 }
 
 int main(int argc, char **argv)
@@ -61,24 +85,27 @@ int main(int argc, char **argv)
 			inputs++;
 			continue;
 		}
-		DIR *d = opendir(argv[i]);
-		if (!d)
+		struct dirent **names;
+		int n = scandir(argv[i], &names, only_visible, alphasort);
+		if (n < 0) {
+			fprintf(stderr, "cannot list %s\n", argv[i]);
 			return 1;
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			char path[4096];
-			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
-			if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-				if (run_file(path) != 0) {
-					closedir(d);
-					return 1;
-				}
-				inputs++;
-			}
 		}
-		closedir(d);
+		int rc = 0;
+		for (int k = 0; k < n; k++) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/%s", argv[i], names[k]->d_name);
+			if (rc == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+				if (run_file(path) != 0)
+					rc = 1;
+				else
+					inputs++;
+			}
+			free(names[k]);
+		}
+		free(names);
+		if (rc)
+			return rc;
 	}
 	printf("replayed %ld inputs\n", inputs);
 	if (inputs == 0) {
