@@ -22,7 +22,7 @@ static void check_utf8(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t *copy = malloc(size ? size : 1);
+	uint8_t *copy = calloc(1, size ? size : 1);
 	if (!copy)
 		return 0;
 	if (size)
