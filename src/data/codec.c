@@ -105,7 +105,7 @@ int mr_key_read_u64(mr_key_reader *r, uint64_t *out)
 
 int mr_key_read_i64(mr_key_reader *r, int64_t *out)
 {
-	uint64_t u;
+	uint64_t u = 0;
 	int rc = mr_key_read_u64(r, &u);
 	if (rc)
 		return rc;

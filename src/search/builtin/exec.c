@@ -361,8 +361,8 @@ static int stream_has_phrase(mr_slice stream, const qtokens *qt)
 {
 	/* Decode the stream once into (pos, token) pairs. */
 	stream_iter it = {.p = stream.ptr, .len = stream.len, .first = true};
-	mr_slice tok;
-	uint32_t pos;
+	mr_slice tok = MR_SLICE_EMPTY;
+	uint32_t pos = 0;
 	int rc;
 	size_t n = 0, cap = 0;
 	mr_slice *toks = NULL;
@@ -769,8 +769,8 @@ static int leaf_tf(qstate *q, const leaf *l, uint32_t doc, const char *lang, dou
 		if (rc < 0)
 			break;
 		stream_iter it = {.p = v.ptr, .len = v.len, .first = true};
-		mr_slice tok;
-		uint32_t pos;
+		mr_slice tok = MR_SLICE_EMPTY;
+		uint32_t pos = 0;
 		while ((rc = stream_next(&it, &tok, &pos)) == 1) {
 			bool hit;
 			if (l->node->kind == MR_Q_PREFIX)

@@ -243,8 +243,8 @@ static int add_stream_terms(builtin *b, strset *set, uint64_t account, mr_search
 			    const char *lang, mr_slice stream)
 {
 	stream_iter it = {.p = stream.ptr, .len = stream.len, .first = true};
-	mr_slice tok;
-	uint32_t pos;
+	mr_slice tok = MR_SLICE_EMPTY;
+	uint32_t pos = 0;
 	int rc;
 	mr_buf st = MR_BUF_INIT, word = MR_BUF_INIT;
 	bool stem = f != MR_FIELD_HEADER && lang && *lang && mr_analyzer_has_stemmer(b->an, lang);
