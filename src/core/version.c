@@ -1,15 +1,20 @@
 /*
- * version.c — the library version and the list of backends compiled in
- * (from the generated mr_features.h).
+ * version.c — the library version and the backends compiled into this
+ * build, as each store's registry reports them.
  */
 #include "core/common.h"
 #include "mr_features.h"
+
+const char *mr_data__backend_names(void);
 
 const char *mr_version(void) { return MR_VERSION_STRING; }
 
 const char *mr_backends_compiled(void)
 {
-	/* Each store's line is appended here as that store lands. */
-	static const char list[] = "blake3:" MR_BLAKE3_SIMD;
+	static char list[512];
+	if (!list[0])
+		snprintf(list, sizeof(list), "data: %s| in-memory: local, data store | search: built-in (in the data store) | "
+					     "blake3: %s",
+			 mr_data__backend_names(), MR_BLAKE3_SIMD);
 	return list;
 }
