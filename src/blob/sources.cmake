@@ -1,1 +1,2 @@
-# blob store sources: front, registry and the enabled backends (filled in by the blob work).
+# Blob store: blob ids (BLAKE3) so far; backends and the front come next.
+list(APPEND MR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/hash.c)
