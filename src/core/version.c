@@ -10,6 +10,11 @@ const char *mr_version(void) { return MR_VERSION_STRING; }
 const char *mr_backends_compiled(void)
 {
 	/* Each store's line is appended here as that store lands. */
-	static const char list[] = "blake3:" MR_BLAKE3_SIMD;
+	static const char list[] = "blake3:" MR_BLAKE3_SIMD
+				   " memory:local"
+#if MR_HAVE_REDIS
+				   " memory:redis"
+#endif
+		;
 	return list;
 }
