@@ -51,7 +51,7 @@ static int open_store(mr_memory **out)
 		return rc;
 	rc = mr_memory_open(out, cfg, "mem");
 	mr_config_free(cfg);
-	if (rc == 0 && use_clock)
+	if (rc == 0 && (mr_memory_caps(*out) & MR_MEMORY_CAP_CLOCK))
 		rc = mr_memory_set_clock(*out, clock_fn, NULL);
 	return rc;
 }
@@ -224,7 +224,7 @@ static void *thr_main(void *p)
 
 static int run_workers(work_fn fn)
 {
-	if (strcmp(backend, "local") == 0) {
+	if (!(mr_memory_caps(M) & MR_MEMORY_CAP_SHARED)) {
 		pthread_t t[4];
 		thr_arg a[4];
 		for (int i = 0; i < 4; i++) {
@@ -410,6 +410,25 @@ static void test_rate_concurrent(void)
 	mr_memory_delete(R, K("rl3"));
 }
 
+/* Backends that cannot expire by themselves: purge removes expired rows only. */
+static void test_purge(void)
+{
+	uint64_t removed = 0;
+	MR_CHECK_OK(mr_memory_purge(M, &removed)); /* leftovers of earlier cases */
+	MR_CHECK_OK(mr_memory_set(R, K("pg1"), mr_slice_str("x"), 1000));
+	MR_CHECK_OK(mr_memory_set(R, K("pg2"), mr_slice_str("x"), 1000));
+	MR_CHECK_OK(mr_memory_set(R, K("pg3"), mr_slice_str("x"), 0));
+	MR_CHECK_OK(mr_memory_purge(M, &removed));
+	MR_CHECK_EQ_INT(removed, 0);
+	advance(1000);
+	MR_CHECK_OK(mr_memory_purge(M, &removed));
+	MR_CHECK_EQ_INT(removed, 2);
+	mr_buf v = MR_BUF_INIT;
+	MR_CHECK_OK(mr_memory_get(R, K("pg3"), &v));
+	MR_CHECK_OK(mr_memory_delete(R, K("pg3")));
+	mr_buf_dispose(&v);
+}
+
 static void test_down(void)
 {
 	snprintf(cfg_text, sizeof(cfg_text),
@@ -438,9 +457,20 @@ int main(int argc, char **argv)
 		MR_TEST_RUN(test_down);
 		MR_TEST_DONE();
 	}
+	char tmpdir[] = "/tmp/mr-memory-ds.XXXXXX";
+	bool rm_tmp = false;
 	if (strcmp(backend, "local") == 0) {
 		snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"local\"\nshards = 8\n");
-		use_clock = true;
+	} else if (strcmp(backend, "datastore_rocksdb") == 0) {
+		if (!mkdtemp(tmpdir))
+			return 1;
+		rm_tmp = true;
+		snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"rocksdb\"\npath = \"%s/db\"\n", tmpdir);
+	} else if (strcmp(backend, "datastore_postgresql") == 0) {
+		const char *url = getenv("MR_TEST_PG_URL");
+		if (!url || !*url)
+			MR_TEST_SKIP("MR_TEST_PG_URL is not set (scripts/servers/postgres start sets it)");
+		snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"postgresql\"\nurl = \"%s\"\n", url);
 	} else {
 		const char *var = strcmp(backend, "redis") == 0   ? "MR_TEST_REDIS_URL"
 				  : strcmp(backend, "valkey") == 0 ? "MR_TEST_VALKEY_URL"
@@ -470,6 +500,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	R = mr_memory_root(M);
+	use_clock = (mr_memory_caps(M) & MR_MEMORY_CAP_CLOCK) != 0;
+	if (use_clock)
+		mr_memory_set_clock(M, clock_fn, NULL);
 	SH = mmap(NULL, sizeof(*SH), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	MR_TEST_RUN(test_basic);
 	MR_TEST_RUN(test_ttl);
@@ -479,7 +512,15 @@ int main(int argc, char **argv)
 	MR_TEST_RUN(test_lock_exclusion);
 	MR_TEST_RUN(test_lock_owner_and_crash);
 	MR_TEST_RUN(test_rate_concurrent);
+	if (mr_memory_caps(M) & MR_MEMORY_CAP_PURGE)
+		MR_TEST_RUN(test_purge);
 	munmap(SH, sizeof(*SH));
 	mr_memory_close(M);
+	if (rm_tmp) {
+		char cmd[256];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmpdir);
+	}
 	MR_TEST_DONE();
 }
