@@ -488,6 +488,12 @@ static void build_op(rd *r, cmd *c, mr_memory_op *op, unsigned flags)
 		cmd_plain(c, "DEL", op->key);
 		break;
 	case MR_MEMORY_OP_INCR:
+		if (op->ttl_ms == 0) { /* no TTL to set on creation: a plain INCRBY */
+			cmd_plain(c, "INCRBY", op->key);
+			c->idempotent = false;
+			arg_num(c, 0, (long long)op->delta);
+			break;
+		}
 		cmd_script(r, c, S_INCR, op->key);
 		arg_num(c, 0, (long long)op->delta);
 		arg_num(c, 1, (long long)op->ttl_ms);
