@@ -24,7 +24,7 @@ struct mr_memory_pipe {
 	mr_memory_op *ops;
 	mr_buf *keys; /* owned copies of each op's key and value */
 	mr_memory_pipe_res *res;
-	size_t n, cap;
+	size_t n, cap, inited; /* ops[0..inited) hold buffers kept across resets */
 	bool done;
 };
 
@@ -301,12 +301,9 @@ int mr_memory_pipe_new(mr_memory_pipe **out, mr_memory_ns *ns)
 	return 0;
 }
 
+/* Keeps each op's buffers for reuse: a reused pipeline allocates nothing. */
 void mr_memory_pipe_reset(mr_memory_pipe *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		mr_buf_dispose(&p->ops[i].out);
-		mr_buf_dispose(&p->keys[i]);
-	}
 	p->n = 0;
 	p->done = false;
 }
@@ -315,7 +312,10 @@ void mr_memory_pipe_free(mr_memory_pipe *p)
 {
 	if (!p)
 		return;
-	mr_memory_pipe_reset(p);
+	for (size_t i = 0; i < p->inited; i++) {
+		mr_buf_dispose(&p->ops[i].out);
+		mr_buf_dispose(&p->keys[i]);
+	}
 	mr_free(p->ops);
 	mr_free(p->keys);
 	mr_free(p->res);
@@ -350,13 +350,19 @@ static int pipe_add(mr_memory_pipe *p, int kind, mr_slice key, mr_slice value)
 		p->cap = nc;
 	}
 	mr_buf *store = &p->keys[p->n];
-	*store = MR_BUF_INIT;
-	if (mr_buf_put(store, k.ptr, k.len) < 0 || mr_buf_put(store, value.ptr, value.len) < 0) {
-		mr_buf_dispose(store);
-		return MR_ENOMEM;
-	}
 	mr_memory_op *op = &p->ops[p->n];
+	if (p->n == p->inited) {
+		*store = MR_BUF_INIT;
+		op->out = MR_BUF_INIT;
+		p->inited++;
+	}
+	mr_buf_clear(store);
+	if (mr_buf_put(store, k.ptr, k.len) < 0 || mr_buf_put(store, value.ptr, value.len) < 0)
+		return MR_ENOMEM;
+	mr_buf out = op->out;
+	mr_buf_clear(&out);
 	memset(op, 0, sizeof(*op));
+	op->out = out;
 	op->kind = kind;
 	op->key = mr_slice_of(store->ptr, k.len);
 	op->value = mr_slice_of(store->ptr + k.len, value.len);
