@@ -16,6 +16,7 @@ struct mr_memory_ns {
 struct mr_memory {
 	mr_memory_inst *in;
 	char *id;
+	char type[32]; /* the configured type (e.g. "rocksdb" for the datastore backend) */
 	mr_memory_ns root;
 };
 
@@ -32,17 +33,14 @@ struct mr_memory_pipe {
 
 static int fail(const mr_memory *m, int rc)
 {
-	return mr_error_prefix("store \"%s\" (%s)", m->id, m->in->backend->name), rc;
+	return mr_error_prefix("store \"%s\" (%s)", m->id, m->type), rc;
 }
 
-#define CALL(m, expr)                                                                                         \
-	do {                                                                                                  \
-		int call__rc = (expr);                                                                        \
-		if (call__rc < 0 && call__rc != MR_ENOTFOUND && call__rc != MR_EEXISTS)                        \
-			return fail(m, call__rc);                                                             \
-		if (call__rc < 0)                                                                             \
-			return mr_error_prefix("store \"%s\" (%s)", m->id, m->in->backend->name), call__rc;   \
-		return call__rc;                                                                              \
+/* Returns a backend op's result, prefixing any error with the store. */
+#define CALL(m, expr)                                              \
+	do {                                                       \
+		int call__rc = (expr);                             \
+		return call__rc < 0 ? fail(m, call__rc) : call__rc; \
 	} while (0)
 
 /* The stored key: root keys are 0x00 <key>; namespaced keys are <name> 0x00 <key>,
@@ -97,6 +95,7 @@ int mr_memory__wrap(mr_memory **out, mr_memory_inst *in, const char *store_id)
 		return MR_ENOMEM;
 	}
 	m->in = in;
+	snprintf(m->type, sizeof(m->type), "%s", in->backend->name);
 	m->root.m = m;
 	*out = m;
 	return 0;
@@ -121,11 +120,13 @@ int mr_memory_open(mr_memory **out, const mr_config *cfg, const char *store_id)
 	mr_memory_inst *in = NULL;
 	int rc = be->open(&in, cfg, sc);
 	if (rc < 0)
-		return mr_error_prefix("store \"%s\" (%s)", store_id, be->name), rc;
+		return mr_error_prefix("store \"%s\" (%s)", store_id, type), rc;
 	in->backend = be;
 	rc = mr_memory__wrap(out, in, store_id);
 	if (rc < 0)
 		be->close(in);
+	else
+		snprintf((*out)->type, sizeof((*out)->type), "%s", type);
 	return rc;
 }
 
