@@ -447,6 +447,11 @@ static void test_down(void)
 	MR_CHECK_RC(rc, MR_EUNAVAILABLE);
 	MR_CHECK(strstr(mr_error_last()->message, "127.0.0.1:1") != NULL);
 	MR_CHECK((uint64_t)time(NULL) - t0 < 5);
+	/* TLS asked of a build without hiredis_ssl: a clear error, at open */
+	snprintf(cfg_text, sizeof(cfg_text),
+		 PRELUDE "[store.\"mem\"]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:1\"\ntls = true\n");
+	MR_CHECK_RC(open_store(&m), MR_ENOTSUPPORTED);
+	MR_CHECK(strstr(mr_error_last()->message, "TLS not supported by this build") != NULL);
 }
 
 int main(int argc, char **argv)
@@ -466,6 +471,11 @@ int main(int argc, char **argv)
 			return 1;
 		rm_tmp = true;
 		snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"rocksdb\"\npath = \"%s/db\"\n", tmpdir);
+	} else if (strcmp(backend, "datastore_sqlite") == 0) {
+		if (!mkdtemp(tmpdir))
+			return 1;
+		rm_tmp = true;
+		snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"sqlite\"\npath = \"%s/mem.sqlite\"\n", tmpdir);
 	} else if (strcmp(backend, "datastore_postgresql") == 0) {
 		const char *url = getenv("MR_TEST_PG_URL");
 		if (!url || !*url)
