@@ -177,7 +177,8 @@ static int node_connect(rd *r, node *n)
 	if (!c)
 		return mr_error_oom();
 	if (c->err) {
-		int rc = mr_error_set(MR_EUNAVAILABLE, "connect %s:%d: %s", n->host, n->port, c->errstr);
+		int rc = mr_error_set(MR_EUNAVAILABLE, "connect %s:%d: %s (timeout %d ms)", n->host, n->port, c->errstr,
+				      r->timeout_ms);
 		redisFree(c);
 		return rc;
 	}
@@ -198,8 +199,8 @@ static int node_connect(rd *r, node *n)
 	for (int s = 0; s < 4; s++) {
 		rep = redisCommand(c, "SCRIPT LOAD %s", scripts[s]);
 		if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-			int rc = mr_error_set(MR_EUNAVAILABLE, "SCRIPT LOAD at %s:%d: %s", n->host, n->port,
-					      rep && rep->type == REDIS_REPLY_ERROR ? rep->str : c->errstr);
+			int rc = mr_error_set(MR_EUNAVAILABLE, "SCRIPT LOAD at %s:%d: %s (timeout %d ms)", n->host, n->port,
+					      rep && rep->type == REDIS_REPLY_ERROR ? rep->str : c->errstr, r->timeout_ms);
 			if (rep)
 				freeReplyObject(rep);
 			redisFree(c);
@@ -373,8 +374,8 @@ static int run(rd *r, cmd *cs, size_t n)
 				ok = redisGetReply(nd->c, (void **)&rep);
 			if (ok != REDIS_OK || !rep) {
 				int ni = sent[i];
-				mr_error_set(MR_EUNAVAILABLE, "%s:%d: %s", nd->host, nd->port,
-					     nd->c->errstr[0] ? nd->c->errstr : "connection lost");
+				mr_error_set(MR_EUNAVAILABLE, "%s:%d: %s (timeout %d ms)", nd->host, nd->port,
+					     nd->c->errstr[0] ? nd->c->errstr : "connection lost", r->timeout_ms);
 				node_drop(nd);
 				refresh = true;
 				/* every op sent to this node and not yet read lost its reply */

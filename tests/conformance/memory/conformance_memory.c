@@ -11,7 +11,10 @@
 #include "harness.h"
 #include "mailroom/memory.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -446,6 +449,24 @@ static void test_down(void)
 	}
 	MR_CHECK_RC(rc, MR_EUNAVAILABLE);
 	MR_CHECK(strstr(mr_error_last()->message, "127.0.0.1:1") != NULL);
+	MR_CHECK((uint64_t)time(NULL) - t0 < 5);
+	/* a server that accepts connections but never answers: the timeout, not a hang */
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	MR_CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 8) == 0);
+	MR_CHECK(getsockname(lfd, (struct sockaddr *)&sa, &sl) == 0);
+	snprintf(cfg_text, sizeof(cfg_text),
+		 PRELUDE "[store.\"mem\"]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:%d\"\ntimeout = \"500ms\"\n",
+		 ntohs(sa.sin_port));
+	t0 = (uint64_t)time(NULL);
+	rc = open_store(&m);
+	if (rc == 0)
+		mr_memory_close(m);
+	close(lfd);
+	MR_CHECK_RC(rc, MR_EUNAVAILABLE);
+	printf("silent server: %s\n", mr_error_last()->message);
+	MR_CHECK(strstr(mr_error_last()->message, "127.0.0.1:") != NULL);
 	MR_CHECK((uint64_t)time(NULL) - t0 < 5);
 	/* TLS asked of a build without hiredis_ssl: a clear error, at open */
 	snprintf(cfg_text, sizeof(cfg_text),
