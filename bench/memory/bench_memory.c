@@ -1,10 +1,12 @@
 /*
  * bench_memory.c — in-memory store throughput, one JSON object per line:
- * rate checks, gets, sets and incrs per second on one thread (so the
- * figures are per core), for the local backend and the data-store backend
- * over RocksDB.  Median of --runs runs, min and max beside it.
- * The Redis anchor (redis-benchmark) joins when the Redis backend exists.
- *   bench_memory [--ops N] [--runs R]
+ * rate checks, gets, sets, incrs per second through mailroom, single ops
+ * and pipelined (depth 16), one client thread.  For a Redis/Valkey URL it
+ * also runs `redis-benchmark -t get,set,incr -c 1 -P <depth>` against the
+ * same server in the same run and prints mailroom/redis-benchmark ratios.
+ *   bench_memory local [N]
+ *   bench_memory redis URL [N]      (URL redis://host:port)
+ * Each figure: median of 3 runs, with min and max.
  */
 #include "mailroom/memory.h"
 
@@ -12,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static double now_s(void)
 {
@@ -21,100 +22,156 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static mr_memory_ns *R;
+static long N;
+enum { OP_RATE, OP_GET, OP_SET, OP_INCR };
+static const char *const op_names[] = {"rate_check", "get", "set", "incr"};
+
+static double run_single(int op)
+{
+	char key[32];
+	mr_buf v = MR_BUF_INIT;
+	mr_rate_result rr;
+	double t0 = now_s();
+	for (long i = 0; i < N; i++) {
+		int n = snprintf(key, sizeof(key), "bench:%d:%ld", op == OP_GET ? OP_SET : op, i & 1023);
+		mr_slice k = mr_slice_of(key, (size_t)n);
+		int rc = 0;
+		switch (op) {
+		case OP_RATE: rc = mr_memory_rate_check(R, k, 1000000, 1000, &rr); break;
+		case OP_GET: rc = mr_memory_get(R, k, &v); break;
+		case OP_SET: rc = mr_memory_set(R, k, mr_slice_of("xxx", 3), 0); break;
+		case OP_INCR: rc = mr_memory_incr(R, k, 1, 0, NULL); break;
+		}
+		if (rc < 0 && rc != MR_ENOTFOUND) {
+			fprintf(stderr, "%s: %s\n", op_names[op], mr_error_last()->message);
+			exit(1);
+		}
+	}
+	double t = now_s() - t0;
+	mr_buf_dispose(&v);
+	return (double)N / t;
+}
+
+static double run_pipe(int op, int depth)
+{
+	mr_memory_pipe *p;
+	if (mr_memory_pipe_new(&p, R) < 0)
+		exit(1);
+	char key[32];
+	double t0 = now_s();
+	for (long i = 0; i < N; i += depth) {
+		for (int j = 0; j < depth; j++) {
+			int n = snprintf(key, sizeof(key), "bench:%d:%ld", op == OP_GET ? OP_SET : op, (i + j) & 1023);
+			mr_slice k = mr_slice_of(key, (size_t)n);
+			switch (op) {
+			case OP_RATE: mr_memory_pipe_rate_check(p, k, 1000000, 1000); break;
+			case OP_GET: mr_memory_pipe_get(p, k); break;
+			case OP_SET: mr_memory_pipe_set(p, k, mr_slice_of("xxx", 3), 0); break;
+			case OP_INCR: mr_memory_pipe_incr(p, k, 1, 0); break;
+			}
+		}
+		if (mr_memory_pipe_exec(p) < 0) {
+			fprintf(stderr, "pipe: %s\n", mr_error_last()->message);
+			exit(1);
+		}
+		mr_memory_pipe_reset(p);
+	}
+	double t = now_s() - t0;
+	mr_memory_pipe_free(p);
+	return (double)N / t;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
-enum { OP_RATE, OP_GET, OP_SET, OP_INCR, NOPS };
-static const char *op_names[NOPS] = {"rate_check", "get", "set", "incr"};
-
-static int run(mr_memory *m, int op, size_t n, size_t keys, double *rate)
+/* redis-benchmark's rate for GET/SET/INCR (index op) at depth, median of 3. */
+static double redis_bench(const char *host, int port, int op, int depth, double out[3])
 {
-	char key[32];
-	mr_buf v = MR_BUF_INIT;
-	double t0 = now_s();
-	for (size_t i = 0; i < n; i++) {
-		int len = snprintf(key, sizeof(key), "key:%zu", (i * 7919) % keys);
-		mr_slice k = mr_slice_of(key, (size_t)len);
-		int rc;
-		bool ok;
-		uint64_t retry;
-		int64_t out;
-		switch (op) {
-		case OP_RATE: rc = mr_memory_rate_check(m, "bench-rate", k, 1000000, 1000, &ok, &retry); break;
-		case OP_GET: rc = mr_memory_get(m, "bench", k, &v); break;
-		case OP_SET: rc = mr_memory_set(m, "bench", k, mr_slice_of("value-of-16bytes", 16), 60000); break;
-		default: rc = mr_memory_incr(m, "bench-incr", k, 1, 60000, &out); break;
+	const char *t = op == OP_GET ? "get" : op == OP_SET ? "set" : "incr";
+	for (int r = 0; r < 3; r++) {
+		char cmd[512], line[512];
+		snprintf(cmd, sizeof(cmd), "redis-benchmark -h %s -p %d -t %s -c 1 -P %d -n %ld -r 1024 --csv 2>/dev/null", host,
+			 port, t, depth, N);
+		FILE *f = popen(cmd, "r");
+		out[r] = 0;
+		while (f && fgets(line, sizeof(line), f)) {
+			char name[32];
+			double rps;
+			if (sscanf(line, "\"%31[^\"]\",\"%lf\"", name, &rps) == 2 && strcasecmp(name, t) == 0)
+				out[r] = rps;
 		}
-		if (rc && !(op == OP_GET && rc == MR_ENOTFOUND)) {
-			mr_buf_dispose(&v);
-			return rc;
-		}
+		if (f)
+			pclose(f);
 	}
-	*rate = (double)n / (now_s() - t0);
-	mr_buf_dispose(&v);
-	return 0;
+	qsort(out, 3, sizeof(double), cmp_d);
+	return out[1];
 }
 
 int main(int argc, char **argv)
 {
-	size_t ops = 2000000;
-	int runs = 3;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--ops") && i + 1 < argc)
-			ops = strtoul(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
-			runs = atoi(argv[++i]);
-		else {
-			fprintf(stderr, "usage: bench_memory [--ops N] [--runs R]\n");
+	const char *which = argc > 1 ? argv[1] : "local";
+	const char *url = NULL;
+	char cfg_text[1024];
+	if (strcmp(which, "redis") == 0) {
+		url = argc > 2 ? argv[2] : getenv("MR_TEST_REDIS_URL");
+		if (!url) {
+			fprintf(stderr, "usage: bench_memory redis URL [N]\n");
 			return 2;
 		}
+		N = argc > 3 ? atol(argv[3]) : 50000;
+		snprintf(cfg_text, sizeof(cfg_text),
+			 "[storage]\ndata = \"d\"\n[store.\"d\"]\ntype = \"rocksdb\"\npath = \"/nonexistent\"\n"
+			 "[store.\"mem\"]\ntype = \"redis\"\nurl = \"%s\"\n", url);
+	} else {
+		N = argc > 2 ? atol(argv[2]) : 5000000;
+		snprintf(cfg_text, sizeof(cfg_text),
+			 "[storage]\ndata = \"d\"\n[store.\"d\"]\ntype = \"rocksdb\"\npath = \"/nonexistent\"\n"
+			 "[store.\"mem\"]\ntype = \"local\"\n");
 	}
-	if (runs < 1 || runs > 50 || ops < 1000)
-		return 2;
-	char dir[] = "/tmp/mr-bench-memory-XXXXXX";
-	if (!mkdtemp(dir))
+	mr_config *cfg;
+	mr_memory *m;
+	if (mr_config_parse(&cfg, cfg_text, strlen(cfg_text), "bench.toml") < 0 || mr_memory_open(&m, cfg, "mem") < 0) {
+		fprintf(stderr, "open: %s\n", mr_error_last()->message);
 		return 1;
-	static const struct {
-		const char *name, *type;
-		size_t divisor; /* the data-store backend gets fewer ops */
-	} backends[] = {{"local", "local", 1}, {"datastore_rocksdb", "rocksdb", 50}};
-	for (size_t b = 0; b < 2; b++) {
-		char cfg[1024];
-		if (!strcmp(backends[b].type, "local"))
-			snprintf(cfg, sizeof(cfg), "[storage]\ndata = \"d\"\nlookup = \"m\"\n[store.d]\ntype = \"sqlite\"\npath = \"%s/unused\"\n"
-						   "[store.m]\ntype = \"local\"\n", dir);
-		else
-			snprintf(cfg, sizeof(cfg), "[storage]\ndata = \"m\"\n[store.m]\ntype = \"rocksdb\"\npath = \"%s/rocksdb\"\nsync = false\n", dir);
-		mr_config *c;
-		mr_memory *m;
-		if (mr_config_parse(&c, cfg, strlen(cfg), "bench.toml") || mr_memory_open(&m, c, "m")) {
-			fprintf(stderr, "bench_memory: %s\n", mr_error_last()->message);
-			return 1;
-		}
-		size_t n = ops / backends[b].divisor;
-		for (int op = 0; op < NOPS; op++) {
-			double r[50], warm;
-			if (run(m, op, n / 10, 10000, &warm)) {
-				fprintf(stderr, "bench_memory: %s\n", mr_error_last()->message);
-				return 1;
-			}
-			for (int i = 0; i < runs; i++)
-				if (run(m, op, n, 10000, &r[i])) {
-					fprintf(stderr, "bench_memory: %s\n", mr_error_last()->message);
-					return 1;
-				}
-			qsort(r, (size_t)runs, sizeof(double), cmp_d);
-			printf("{\"bench\":\"memory\",\"backend\":\"%s\",\"op\":\"%s\",\"threads\":1,\"pipeline\":1,\"ops_per_s\":%.0f,"
-			       "\"min\":%.0f,\"max\":%.0f,\"runs\":%d,\"ops\":%zu}\n",
-			       backends[b].name, op_names[op], r[runs / 2], r[0], r[runs - 1], runs, n);
-		}
-		mr_memory_close(m);
-		mr_config_free(c);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : 1;
+	mr_config_free(cfg);
+	R = mr_memory_root(m);
+	char host[256] = "127.0.0.1";
+	int port = 6379;
+	if (url) {
+		const char *h = strstr(url, "://");
+		h = h ? h + 3 : url;
+		const char *c = strrchr(h, ':');
+		if (c) {
+			snprintf(host, sizeof(host), "%.*s", (int)(c - h), h);
+			port = atoi(c + 1);
+		}
+	}
+	run_single(OP_SET); /* warm-up */
+	for (int op = 0; op < 4; op++) {
+		for (int depth = 1; depth <= 16; depth += 15) {
+			double r[3];
+			for (int i = 0; i < 3; i++)
+				r[i] = depth == 1 ? run_single(op) : run_pipe(op, depth);
+			qsort(r, 3, sizeof(double), cmp_d);
+			printf("{\"bench\":\"memory\",\"backend\":\"%s\",\"op\":\"%s\",\"pipeline\":%d,\"clients\":1,\"n\":%ld,"
+			       "\"ops_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f",
+			       which, op_names[op], depth, N, r[1], r[0], r[2]);
+			if (url && op != OP_RATE) {
+				double b[3];
+				double rb = redis_bench(host, port, op, depth, b);
+				printf(",\"redis_benchmark_ops_per_s\":%.0f,\"redis_benchmark_min\":%.0f,\"redis_benchmark_max\":%.0f,"
+				       "\"ratio\":%.3f",
+				       rb, b[0], b[2], rb > 0 ? r[1] / rb : 0.0);
+			}
+			printf("}\n");
+			fflush(stdout);
+		}
+	}
+	mr_memory_close(m);
+	return 0;
 }

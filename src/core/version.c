@@ -13,8 +13,8 @@ const char *mr_backends_compiled(void)
 {
 	static char list[512];
 	if (!list[0])
-		snprintf(list, sizeof(list), "data: %s| in-memory: local, data store | search: built-in (in the data store) | "
+		snprintf(list, sizeof(list), "data: %s| in-memory: local, data store%s | search: built-in (in the data store) | "
 					     "blake3: %s",
-			 mr_data__backend_names(), MR_BLAKE3_SIMD);
+			 mr_data__backend_names(), MR_HAVE_REDIS ? ", redis" : "", MR_BLAKE3_SIMD);
 	return list;
 }

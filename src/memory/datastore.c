@@ -1,94 +1,398 @@
 /*
- * datastore.c — the in-memory store kept in a data store (any data-store
- * type), for installs that want no extra server.  Keys live in subspace
- * MR_SUBSPACE_MEMORY (codec: subspace byte, then the front's full key as
- * the tail); a value is 8 bytes of expiry time (big-endian ms, 0 = never)
- * followed by the payload.  Read-modify-write operations (set-if-absent,
- * incr, lock renew/release, GCRA) read, then commit with an assertion that
- * the value they read is still there, retrying on conflict, so they are
- * atomic across the nodes sharing the data store.  Expired keys are
- * invisible at once and removed by mr_memory_purge.
+ * datastore.c — the in-memory store kept in the data store (types rocksdb,
+ * sqlite, postgresql, mysql: the [store."<id>"] table is opened with
+ * mr_data_open).  Implements src/memory/backend.h.
+ *
+ * Layout (through the data store's key codec): key = MR_SUBSPACE_MEMORY,
+ * then the front's namespaced key raw (mr_key_tail); value = 8-byte
+ * big-endian expiry (unix ms, 0 = none), 1 kind byte (0 bytes, 1 integer,
+ * 2 GCRA state), payload (bytes; int64 BE; tat_ms and frac as int64 BE).
+ * Every op is a compare-and-set transaction: read, compute, commit a batch
+ * asserting the old raw value (or absence), retry on MR_ECONFLICT.  An
+ * expired key reads as absent; its row stays until it is overwritten or
+ * mr_memory_purge() removes it (the data store cannot expire by itself).
+ * Keys longer than the codec allows (MR_DATA_MAX_KEY - 1 bytes after
+ * namespacing) are MR_ELIMIT.
  */
 #include "memory/backend.h"
+
 #include "mailroom/data.h"
 
 #include <errno.h>
 
-#define MAX_ATTEMPTS 200
+enum { KIND_BYTES = 0, KIND_INT = 1, KIND_GCRA = 2 };
+#define HDR 9
 
-typedef struct ds_inst {
+typedef struct ds {
 	mr_memory_inst base;
 	mr_data *d;
-} ds_inst;
+} ds;
 
-static ds_inst *downcast(mr_memory_inst *i) { return mr_container_of(i, ds_inst, base); }
+static ds *DS(mr_memory_inst *in) { return mr_container_of(in, ds, base); }
 
-static void ds_key(mr_key *k, mr_slice key)
+static void put64(uint8_t *p, uint64_t v)
 {
-	mr_key_init(k, MR_SUBSPACE_MEMORY);
-	mr_key_tail(k, key.ptr, key.len);
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
 }
-
-static int64_t get_exp(const mr_buf *v)
+static uint64_t get64(const uint8_t *p)
 {
-	uint64_t u = 0;
+	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
-		u = u << 8 | v->ptr[i];
-	return (int64_t)u;
+		v = v << 8 | p[i];
+	return v;
 }
 
-static int encode(mr_buf *out, int64_t expires, mr_slice payload)
-{
-	uint8_t e[8];
-	for (int i = 0; i < 8; i++)
-		e[i] = (uint8_t)((uint64_t)expires >> (56 - 8 * i));
-	int rc = mr_buf_set(out, e, 8);
-	return rc ? rc : mr_buf_put(out, payload.ptr, payload.len);
-}
+/* The current record of a key, decoded. */
+typedef struct rec {
+	bool present; /* a live (unexpired) record */
+	int64_t expire_at;
+	int kind;
+	mr_slice payload;
+} rec;
 
-/* Reads the raw record; *live tells whether it exists and has not expired. */
-static int read_rec(ds_inst *s, mr_slice k, mr_buf *raw, bool *present, bool *live, int64_t now)
-{
-	int rc = mr_data_get(s->d, k, raw);
-	*present = *live = false;
-	if (rc == MR_ENOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	if (raw->len < 8)
-		return mr_error_set(MR_ECORRUPT, "in-memory record of %zu bytes (expected at least 8)", raw->len);
-	*present = true;
-	int64_t exp = get_exp(raw);
-	*live = exp == 0 || exp > now;
-	return 0;
-}
+/* What a step decides. */
+typedef struct step_out {
+	enum { W_NONE, W_SET, W_DELETE } write;
+	int64_t expire_at;
+	int kind;
+	mr_buf payload;
+	int rc; /* result code returned to the caller after a successful commit */
+} step_out;
 
-/* Commits `set` (or a clear when newval is NULL) if the record is still `raw`/absent. */
-static int commit_if_same(ds_inst *s, mr_slice k, bool present, const mr_buf *raw, const mr_buf *newval)
+typedef void (*step_fn)(const rec *r, int64_t now, step_out *o, void *ctx);
+
+static int txn(mr_memory_inst *in, mr_slice key, step_fn fn, void *ctx, step_out *o)
 {
-	mr_batch *b;
+	ds *s = DS(in);
+	mr_key k;
+	mr_key_init(&k, MR_SUBSPACE_MEMORY);
+	mr_key_tail(&k, key.ptr, key.len);
+	if (k.err)
+		return mr_error_set(MR_ELIMIT, "key of %zu bytes is too long for the data store", key.len);
+	mr_slice dk = mr_key_slice(&k);
+	mr_buf raw = MR_BUF_INIT, val = MR_BUF_INIT;
+	mr_batch *b = NULL;
 	int rc = mr_batch_new(&b, s->d);
-	if (rc)
-		return rc;
-	if (present)
-		rc = mr_batch_assert_value(b, k, mr_buf_slice(raw));
-	else
-		rc = mr_batch_assert_absent(b, k);
-	if (!rc)
-		rc = newval ? mr_batch_set(b, k, mr_buf_slice(newval)) : mr_batch_clear(b, k);
-	if (!rc)
+	for (unsigned attempt = 0; rc == 0; attempt++) {
+		rc = mr_data_get(s->d, dk, &raw);
+		bool exists = rc == 0;
+		if (rc < 0 && rc != MR_ENOTFOUND)
+			break;
+		int64_t now = mr_memory__now(in);
+		rec r = {0};
+		if (exists && raw.len >= HDR) {
+			r.expire_at = (int64_t)get64(raw.ptr);
+			r.kind = raw.ptr[8];
+			r.payload = mr_slice_of(raw.ptr + HDR, raw.len - HDR);
+			r.present = !(r.expire_at && r.expire_at <= now);
+		}
+		mr_buf_clear(&o->payload);
+		o->write = W_NONE;
+		o->rc = 0;
+		fn(&r, now, o, ctx);
+		if (o->write == W_NONE) {
+			rc = o->rc;
+			break;
+		}
+		mr_batch_reset(b);
+		if (exists)
+			mr_batch_assert_value(b, dk, mr_buf_slice(&raw));
+		else
+			mr_batch_assert_absent(b, dk);
+		if (o->write == W_DELETE) {
+			mr_batch_clear(b, dk);
+		} else {
+			uint8_t hdr[HDR];
+			put64(hdr, (uint64_t)o->expire_at);
+			hdr[8] = (uint8_t)o->kind;
+			mr_buf_clear(&val);
+			if ((rc = mr_buf_put(&val, hdr, HDR)) < 0 ||
+			    (rc = mr_buf_put(&val, o->payload.ptr, o->payload.len)) < 0)
+				break;
+			mr_batch_set(b, dk, mr_buf_slice(&val));
+		}
 		rc = mr_batch_commit(b);
+		if (rc == 0) {
+			rc = o->rc;
+			break;
+		}
+		if (rc != MR_ECONFLICT || attempt >= 200)
+			break;
+		mr_sleep_ms(mr_backoff_ms(attempt < 6 ? attempt : 6, 1, 50));
+		rc = 0;
+	}
 	mr_batch_free(b);
+	mr_buf_dispose(&raw);
+	mr_buf_dispose(&val);
+	if (o->rc < 0 && rc == o->rc && rc != MR_ENOMEM)
+		mr_error_set(rc, "%s", rc == MR_ENOTFOUND ? "key not found" : rc == MR_EEXISTS ? "key exists"
+				       : rc == MR_ELIMIT ? "incr overflows 64 bits" : "the key holds a value of another kind");
 	return rc;
+}
+
+static int64_t deadline(int64_t now, uint64_t ttl) { return ttl ? now + (int64_t)ttl : 0; }
+
+/* ---- get ---- */
+typedef struct get_ctx {
+	mr_buf *out;
+} get_ctx;
+static void step_get(const rec *r, int64_t now, step_out *o, void *c)
+{
+	(void)now;
+	get_ctx *g = c;
+	if (!r->present) {
+		o->rc = MR_ENOTFOUND;
+		return;
+	}
+	if (r->kind == KIND_BYTES)
+		o->rc = mr_buf_set(g->out, r->payload.ptr, r->payload.len);
+	else if (r->kind == KIND_INT)
+		o->rc = mr_buf_printf(g->out, "%lld", (long long)get64(r->payload.ptr));
+	else
+		o->rc = mr_buf_printf(g->out, "%lld:%lld", (long long)get64(r->payload.ptr),
+				      (long long)get64(r->payload.ptr + 8));
+}
+static int ds_get(mr_memory_inst *in, mr_slice key, mr_buf *value)
+{
+	get_ctx g = {value};
+	step_out o = {0};
+	int rc = txn(in, key, step_get, &g, &o);
+	mr_buf_dispose(&o.payload);
+	return rc;
+}
+
+/* ---- set ---- */
+typedef struct set_ctx {
+	mr_slice v;
+	uint64_t ttl;
+	unsigned flags;
+} set_ctx;
+static void step_set(const rec *r, int64_t now, step_out *o, void *c)
+{
+	set_ctx *s = c;
+	if ((s->flags & MR_MEMORY_SET_NX) && r->present) {
+		o->rc = MR_EEXISTS;
+		return;
+	}
+	o->write = W_SET;
+	o->kind = KIND_BYTES;
+	o->expire_at = deadline(now, s->ttl);
+	if (mr_buf_set(&o->payload, s->v.ptr, s->v.len) < 0) {
+		o->write = W_NONE;
+		o->rc = MR_ENOMEM;
+	}
+}
+static int ds_set(mr_memory_inst *in, mr_slice key, mr_slice value, uint64_t ttl_ms, unsigned flags)
+{
+	set_ctx s = {value, ttl_ms, flags};
+	step_out o = {0};
+	int rc = txn(in, key, step_set, &s, &o);
+	mr_buf_dispose(&o.payload);
+	return rc;
+}
+
+/* ---- delete ---- */
+static void step_del(const rec *r, int64_t now, step_out *o, void *c)
+{
+	(void)now, (void)c;
+	o->write = r->expire_at || r->present ? W_DELETE : W_NONE; /* drop an expired row too */
+	o->rc = r->present ? 0 : MR_ENOTFOUND;
+}
+static int ds_del(mr_memory_inst *in, mr_slice key)
+{
+	step_out o = {0};
+	int rc = txn(in, key, step_del, NULL, &o);
+	mr_buf_dispose(&o.payload);
+	return rc;
+}
+
+/* ---- incr ---- */
+typedef struct incr_ctx {
+	int64_t delta, result;
+	uint64_t ttl;
+} incr_ctx;
+static void step_incr(const rec *r, int64_t now, step_out *o, void *c)
+{
+	incr_ctx *x = c;
+	int64_t cur = 0;
+	if (r->present && r->kind == KIND_INT) {
+		cur = (int64_t)get64(r->payload.ptr);
+	} else if (r->present) {
+		char tmp[24];
+		char *end;
+		if (r->kind != KIND_BYTES || r->payload.len == 0 || r->payload.len >= sizeof(tmp)) {
+			o->rc = MR_EINVALID;
+			return;
+		}
+		memcpy(tmp, r->payload.ptr, r->payload.len);
+		tmp[r->payload.len] = 0;
+		errno = 0;
+		cur = strtoll(tmp, &end, 10);
+		if (errno || *end) {
+			o->rc = MR_EINVALID;
+			return;
+		}
+	}
+	if (__builtin_add_overflow(cur, x->delta, &x->result)) {
+		o->rc = MR_ELIMIT;
+		return;
+	}
+	uint8_t p[8];
+	put64(p, (uint64_t)x->result);
+	o->write = W_SET;
+	o->kind = KIND_INT;
+	o->expire_at = r->present ? r->expire_at : deadline(now, x->ttl);
+	if (mr_buf_set(&o->payload, p, 8) < 0) {
+		o->write = W_NONE;
+		o->rc = MR_ENOMEM;
+	}
+}
+static int ds_incr(mr_memory_inst *in, mr_slice key, int64_t delta, uint64_t ttl_ms, int64_t *out)
+{
+	incr_ctx x = {delta, 0, ttl_ms};
+	step_out o = {0};
+	int rc = txn(in, key, step_incr, &x, &o);
+	mr_buf_dispose(&o.payload);
+	*out = x.result;
+	return rc;
+}
+
+/* ---- expire and cas ---- */
+typedef struct cas_ctx {
+	mr_slice expect;
+	int action; /* 0: plain expire */
+	uint64_t ttl;
+} cas_ctx;
+static void step_cas(const rec *r, int64_t now, step_out *o, void *c)
+{
+	cas_ctx *x = c;
+	if (!r->present || (x->action && (r->kind != KIND_BYTES || !mr_slice_eq(r->payload, x->expect)))) {
+		o->rc = MR_ENOTFOUND;
+		return;
+	}
+	if (x->action == MR_MEMORY_CAS_DELETE) {
+		o->write = W_DELETE;
+		return;
+	}
+	o->write = W_SET;
+	o->kind = r->kind;
+	o->expire_at = deadline(now, x->ttl);
+	if (mr_buf_set(&o->payload, r->payload.ptr, r->payload.len) < 0) {
+		o->write = W_NONE;
+		o->rc = MR_ENOMEM;
+	}
+}
+static int ds_expire(mr_memory_inst *in, mr_slice key, uint64_t ttl_ms)
+{
+	cas_ctx x = {MR_SLICE_EMPTY, 0, ttl_ms};
+	step_out o = {0};
+	int rc = txn(in, key, step_cas, &x, &o);
+	mr_buf_dispose(&o.payload);
+	return rc;
+}
+static int ds_cas(mr_memory_inst *in, mr_slice key, mr_slice expect, int action, uint64_t ttl_ms)
+{
+	cas_ctx x = {expect, action, ttl_ms};
+	step_out o = {0};
+	int rc = txn(in, key, step_cas, &x, &o);
+	mr_buf_dispose(&o.payload);
+	if (rc == MR_ENOTFOUND)
+		mr_error_set(MR_ENOTFOUND, "lock: not held by this owner (expired or taken)");
+	return rc;
+}
+
+/* ---- rate ---- */
+typedef struct rate_ctx {
+	int64_t limit, period;
+	mr_rate_result res;
+} rate_ctx;
+static void step_rate(const rec *r, int64_t now, step_out *o, void *c)
+{
+	rate_ctx *x = c;
+	if (r->present && r->kind != KIND_GCRA) {
+		o->rc = MR_EINVALID;
+		return;
+	}
+	mr_gcra_state st = {0, 0};
+	if (r->present) {
+		st.tat_ms = (int64_t)get64(r->payload.ptr);
+		st.frac = (int64_t)get64(r->payload.ptr + 8);
+	}
+	int64_t ttl;
+	mr_gcra_step(&st, r->present, now, x->limit, x->period, &x->res, &ttl);
+	if (!x->res.allowed)
+		return;
+	uint8_t p[16];
+	put64(p, (uint64_t)st.tat_ms);
+	put64(p + 8, (uint64_t)st.frac);
+	o->write = W_SET;
+	o->kind = KIND_GCRA;
+	o->expire_at = now + ttl;
+	if (mr_buf_set(&o->payload, p, 16) < 0) {
+		o->write = W_NONE;
+		o->rc = MR_ENOMEM;
+	}
+}
+static int ds_rate(mr_memory_inst *in, mr_slice key, int64_t limit, uint64_t period_ms, mr_rate_result *out)
+{
+	rate_ctx x = {limit, (int64_t)period_ms, {0}};
+	step_out o = {0};
+	int rc = txn(in, key, step_rate, &x, &o);
+	mr_buf_dispose(&o.payload);
+	*out = x.res;
+	return rc;
+}
+
+/* ---- purge: delete expired rows, each re-checked in its own CAS batch ---- */
+static int ds_purge(mr_memory_inst *in, uint64_t *removed)
+{
+	ds *s = DS(in);
+	uint8_t pfx = MR_SUBSPACE_MEMORY, end[8];
+	mr_range range = mr_range_prefix(mr_slice_of(&pfx, 1), end, sizeof(end));
+	mr_iter *it = NULL;
+	mr_batch *b = NULL;
+	int rc = mr_data_scan(s->d, &range, &it);
+	if (rc == 0)
+		rc = mr_batch_new(&b, s->d);
+	int64_t now = mr_memory__now(in);
+	mr_slice k, v;
+	while (rc == 0 && (rc = mr_iter_next(it, &k, &v)) == 1) {
+		rc = 0;
+		if (v.len < HDR)
+			continue;
+		int64_t exp = (int64_t)get64(v.ptr);
+		if (!exp || exp > now)
+			continue;
+		mr_batch_reset(b);
+		mr_batch_assert_value(b, k, v);
+		mr_batch_clear(b, k);
+		int c = mr_batch_commit(b);
+		if (c == 0)
+			(*removed)++;
+		else if (c != MR_ECONFLICT) /* a concurrent write revived it: skip */
+			rc = c;
+	}
+	mr_batch_free(b);
+	mr_iter_free(it);
+	return rc < 0 ? rc : 0;
+}
+
+static void ds_close(mr_memory_inst *in)
+{
+	ds *s = DS(in);
+	mr_data_close(s->d);
+	mr_free(s);
 }
 
 static int ds_open(mr_memory_inst **out, const mr_config *cfg, const mr_store_config *sc)
 {
-	ds_inst *s = mr_calloc(1, sizeof(*s));
+	*out = NULL;
+	ds *s = mr_calloc(1, sizeof(*s));
 	if (!s)
 		return MR_ENOMEM;
 	int rc = mr_data_open(&s->d, cfg, mr_store_config_id(sc));
-	if (rc) {
+	if (rc < 0) {
 		mr_free(s);
 		return rc;
 	}
@@ -96,259 +400,10 @@ static int ds_open(mr_memory_inst **out, const mr_config *cfg, const mr_store_co
 	return 0;
 }
 
-static void ds_close(mr_memory_inst *inst)
-{
-	ds_inst *s = downcast(inst);
-	mr_data_close(s->d);
-	mr_free(s);
-}
-
-static int ds_get(mr_memory_inst *inst, mr_slice key, mr_buf *value, int64_t now)
-{
-	ds_inst *s = downcast(inst);
-	mr_key k;
-	ds_key(&k, key);
-	bool present, live;
-	int rc = read_rec(s, mr_key_slice(&k), value, &present, &live, now);
-	if (rc)
-		return rc;
-	if (!live) {
-		mr_buf_clear(value);
-		return MR_ENOTFOUND;
-	}
-	memmove(value->ptr, value->ptr + 8, value->len - 8);
-	value->len -= 8;
-	value->ptr[value->len] = 0;
-	return 0;
-}
-
-/*
- * The shared read-modify-write loop: fn decides from the current record what
- * to write (*write = false: nothing) and fills newval (or sets *clear).
- */
-typedef int (*rmw_fn)(const mr_buf *raw, bool live, mr_buf *newval, bool *write, bool *clear, void *arg);
-
-static int rmw(ds_inst *s, mr_slice key, int64_t now, rmw_fn fn, void *arg)
-{
-	mr_key k;
-	ds_key(&k, key);
-	mr_buf raw = MR_BUF_INIT, nv = MR_BUF_INIT;
-	int rc = MR_ECONFLICT;
-	for (unsigned attempt = 0; attempt < MAX_ATTEMPTS && rc == MR_ECONFLICT; attempt++) {
-		if (attempt)
-			mr_sleep_ms(mr_backoff_ms(attempt - 1, 1, 50));
-		bool present, live, write = false, clear = false;
-		if ((rc = read_rec(s, mr_key_slice(&k), &raw, &present, &live, now)))
-			break;
-		if ((rc = fn(&raw, live, &nv, &write, &clear, arg)) || !write)
-			break;
-		rc = commit_if_same(s, mr_key_slice(&k), present, &raw, clear ? NULL : &nv);
-	}
-	mr_buf_dispose(&raw);
-	mr_buf_dispose(&nv);
-	return rc;
-}
-
-typedef struct {
-	mr_slice value;
-	int64_t expires;
-	int mode;
-	bool *stored;
-} set_arg;
-
-static int set_fn(const mr_buf *raw, bool live, mr_buf *nv, bool *write, bool *clear, void *p)
-{
-	(void)raw;
-	(void)clear;
-	set_arg *a = p;
-	*a->stored = !(live && a->mode == MR_MEM_SET_IF_ABSENT);
-	*write = *a->stored;
-	return *write ? encode(nv, a->expires, a->value) : 0;
-}
-
-static int ds_set(mr_memory_inst *inst, mr_slice key, mr_slice value, int64_t expires, int mode, bool *stored, int64_t now)
-{
-	ds_inst *s = downcast(inst);
-	if (mode == MR_MEM_SET_ALWAYS) {
-		/* a blind write needs no read */
-		mr_key k;
-		ds_key(&k, key);
-		mr_buf nv = MR_BUF_INIT;
-		mr_batch *b = NULL;
-		int rc = encode(&nv, expires, value);
-		if (!rc)
-			rc = mr_batch_new(&b, s->d);
-		if (!rc)
-			rc = mr_batch_set(b, mr_key_slice(&k), mr_buf_slice(&nv));
-		if (!rc)
-			rc = mr_batch_commit(b);
-		mr_batch_free(b);
-		mr_buf_dispose(&nv);
-		*stored = rc == 0;
-		return rc;
-	}
-	set_arg a = {value, expires, mode, stored};
-	return rmw(s, key, now, set_fn, &a);
-}
-
-typedef struct {
-	const mr_slice *expected;
-	bool *done;
-	int64_t expires; /* expire only */
-	bool is_expire;
-} match_arg;
-
-static int match_fn(const mr_buf *raw, bool live, mr_buf *nv, bool *write, bool *clear, void *p)
-{
-	match_arg *a = p;
-	*a->done = false;
-	if (!live)
-		return 0;
-	mr_slice payload = {raw->ptr + 8, raw->len - 8};
-	if (a->expected && !mr_slice_eq(*a->expected, payload))
-		return 0;
-	*write = *a->done = true;
-	if (!a->is_expire) {
-		*clear = true;
-		return 0;
-	}
-	return encode(nv, a->expires, payload);
-}
-
-static int ds_del(mr_memory_inst *inst, mr_slice key, const mr_slice *expected, bool *deleted, int64_t now)
-{
-	match_arg a = {expected, deleted, 0, false};
-	return rmw(downcast(inst), key, now, match_fn, &a);
-}
-
-static int ds_expire(mr_memory_inst *inst, mr_slice key, const mr_slice *expected, int64_t expires, int64_t now)
-{
-	bool done = false;
-	match_arg a = {expected, &done, expires, true};
-	int rc = rmw(downcast(inst), key, now, match_fn, &a);
-	return rc ? rc : done ? 0 : MR_ENOTFOUND;
-}
-
-static int parse_i64(const uint8_t *p, size_t n, int64_t *out)
-{
-	char buf[32];
-	if (n == 0 || n >= sizeof(buf))
-		return MR_EINVALID;
-	memcpy(buf, p, n);
-	buf[n] = 0;
-	char *end;
-	errno = 0;
-	long long v = strtoll(buf, &end, 10);
-	if (*end || errno)
-		return MR_EINVALID;
-	*out = v;
-	return 0;
-}
-
-typedef struct {
-	int64_t delta, expires, result;
-} incr_arg;
-
-static int incr_fn(const mr_buf *raw, bool live, mr_buf *nv, bool *write, bool *clear, void *p)
-{
-	(void)clear;
-	incr_arg *a = p;
-	int64_t cur = 0, exp = a->expires;
-	if (live) {
-		if (parse_i64(raw->ptr + 8, raw->len - 8, &cur))
-			return mr_error_set(MR_EINVALID, "incr: the key holds a value that is not a decimal integer");
-		exp = get_exp(raw);
-	}
-	if (__builtin_add_overflow(cur, a->delta, &cur))
-		return mr_error_set(MR_ELIMIT, "incr: counter overflows a signed 64-bit integer");
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", (long long)cur);
-	a->result = cur;
-	*write = true;
-	return encode(nv, exp, mr_slice_of(num, (size_t)n));
-}
-
-static int ds_incr(mr_memory_inst *inst, mr_slice key, int64_t delta, int64_t expires, int64_t *out, int64_t now)
-{
-	incr_arg a = {delta, expires, 0};
-	int rc = rmw(downcast(inst), key, now, incr_fn, &a);
-	if (!rc)
-		*out = a.result;
-	return rc;
-}
-
-typedef struct {
-	uint64_t emission, period;
-	int64_t now;
-	bool *allowed;
-	uint64_t *retry;
-} gcra_arg;
-
-static int gcra_fn(const mr_buf *raw, bool live, mr_buf *nv, bool *write, bool *clear, void *p)
-{
-	(void)clear;
-	gcra_arg *a = p;
-	int64_t tat = 0, ntat;
-	if (live && parse_i64(raw->ptr + 8, raw->len - 8, &tat))
-		return mr_error_set(MR_EINVALID, "rate check: the key holds a value that is not a rate state");
-	mr_memory__gcra_step(tat, a->emission, a->period, a->now, a->allowed, a->retry, &ntat);
-	if (!*a->allowed)
-		return 0;
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", (long long)ntat);
-	*write = true;
-	return encode(nv, ntat, mr_slice_of(num, (size_t)n));
-}
-
-static int ds_gcra(mr_memory_inst *inst, mr_slice key, uint64_t emission, uint64_t period, int64_t now, bool *allowed,
-		   uint64_t *retry)
-{
-	gcra_arg a = {emission, period, now, allowed, retry};
-	return rmw(downcast(inst), key, now, gcra_fn, &a);
-}
-
-static int ds_purge(mr_memory_inst *inst, int64_t now, size_t *removed)
-{
-	ds_inst *s = downcast(inst);
-	uint8_t sub = MR_SUBSPACE_MEMORY, end = MR_SUBSPACE_MEMORY + 1;
-	mr_range r = {.begin = mr_slice_of(&sub, 1), .end = mr_slice_of(&end, 1)};
-	mr_iter *it;
-	*removed = 0;
-	int rc = mr_data_scan(s->d, &r, &it);
-	if (rc)
-		return rc;
-	mr_slice k, v;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
-		if (v.len < 8)
-			continue;
-		uint64_t u = 0;
-		for (int i = 0; i < 8; i++)
-			u = u << 8 | v.ptr[i];
-		int64_t exp = (int64_t)u;
-		if (!exp || exp > now)
-			continue;
-		/* delete only if unchanged since read: a concurrent set wins */
-		mr_batch *b;
-		if ((rc = mr_batch_new(&b, s->d)))
-			break;
-		mr_batch_assert_value(b, k, v);
-		mr_batch_clear(b, k);
-		rc = mr_batch_commit(b);
-		mr_batch_free(b);
-		if (rc == 0)
-			(*removed)++;
-		else if (rc != MR_ECONFLICT)
-			break;
-		rc = 0;
-	}
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
-}
-
 const mr_memory_backend mr_memory_backend_datastore = {
 	.version = MR_MEMORY_BACKEND_VERSION,
 	.name = "datastore",
-	.caps = 0,
+	.caps = MR_MEMORY_CAP_CLOCK | MR_MEMORY_CAP_PURGE,
 	.open = ds_open,
 	.close = ds_close,
 	.get = ds_get,
@@ -356,6 +411,7 @@ const mr_memory_backend mr_memory_backend_datastore = {
 	.del = ds_del,
 	.incr = ds_incr,
 	.expire = ds_expire,
-	.gcra = ds_gcra,
+	.cas = ds_cas,
+	.rate = ds_rate,
 	.purge = ds_purge,
 };

@@ -1,429 +1,480 @@
 /*
- * local.c — the in-process in-memory backend (type "local"; one node only).
+ * local.c — the in-process in-memory backend (type "local"), one node only.
+ * Implements src/memory/backend.h with sharded chained hash tables, one
+ * mutex per shard (a key's shard is picked by its hash).
  *
- * Keys hash (FNV-1a) to one of `shards` shards (default 64), each a chained
- * hash table under its own mutex, with its entries also on an
- * insertion-order list.  Expiry is lazy (an expired entry found by a lookup
- * is removed) plus a bounded sweep of the oldest 8 entries on every insert,
- * plus mr_memory_purge.
+ * Expiry: lazy (an expired entry is removed when touched) plus an
+ * amortized sweep: every write also examines the next 4 buckets of its
+ * shard and drops expired entries there, so idle expired keys are reclaimed
+ * as long as the shard sees writes.  No background thread.
  *
- * Memory is bounded: each shard may hold max-memory/shards bytes (entry
- * header + key + value; default max-memory 256 MiB) and max-keys/shards
- * entries (default unlimited).  When an insert would pass the bound, the
- * shard first drops every expired entry, then evicts the oldest-inserted
- * entries until the new one fits; an entry larger than a shard's share is
- * refused with MR_ELIMIT.  The store therefore never grows past its bound.
+ * Bound: `max-memory` (bytes, default 64 MiB, counting entry header, key
+ * and value) and `max-keys` (default unlimited) are split evenly across the
+ * shards.  Before an insert that would exceed a shard's share, entries are
+ * evicted: sample 16 entries from random buckets; evict an expired one if
+ * sampled, else the one with the nearest expiry among those having a TTL,
+ * else the least recently used of the sample (approximate LRU).  Repeat
+ * until the new entry fits; an entry larger than a shard's share is
+ * MR_ELIMIT.  Memory accounted never exceeds the bound.
  */
 #include "memory/backend.h"
 
 #include <errno.h>
 #include <pthread.h>
 
+enum { KIND_BYTES = 0, KIND_INT = 1, KIND_GCRA = 2 };
+
 typedef struct entry {
-	struct entry *hnext;
-	struct entry *older, *newer; /* insertion order */
+	struct entry *next;
 	uint64_t hash;
-	int64_t expires; /* 0: never */
-	uint8_t *value;
-	size_t vlen, vcap;
-	size_t klen;
-	uint8_t key[];
+	int64_t expire_at; /* unix ms; 0 = none */
+	uint64_t last_use; /* shard tick */
+	uint32_t klen, vlen;
+	uint8_t kind;
+	int64_t num, frac; /* KIND_INT: num; KIND_GCRA: tat_ms=num, frac */
+	uint8_t data[];    /* key, then value (KIND_BYTES) */
 } entry;
 
 typedef struct shard {
-	pthread_mutex_t lock;
+	pthread_mutex_t mu;
 	entry **buckets;
-	size_t nbuckets, count, bytes;
-	entry *oldest, *newest;
+	size_t nbuckets, count, sweep;
+	uint64_t used, tick, rng;
 } shard;
 
-typedef struct local_inst {
+typedef struct local {
 	mr_memory_inst base;
 	shard *shards;
-	size_t nshards;
-	size_t max_bytes, max_keys; /* per shard; max_keys 0 = unlimited */
-} local_inst;
+	unsigned nshards;
+	uint64_t max_mem, max_keys; /* per shard */
+} local;
 
-static local_inst *downcast(mr_memory_inst *i) { return mr_container_of(i, local_inst, base); }
-
-static uint64_t fnv1a(mr_slice k)
+static uint64_t hash_key(mr_slice k)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < k.len; i++)
-		h = (h ^ k.ptr[i]) * 0x100000001b3ULL;
-	return h;
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ k.len;
+	size_t i = 0;
+	for (; i + 8 <= k.len; i += 8) {
+		uint64_t w;
+		memcpy(&w, k.ptr + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	uint64_t w = 0;
+	memcpy(&w, k.ptr + i, k.len - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	h *= 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
 }
 
-static size_t entry_cost(const entry *e) { return sizeof(*e) + e->klen + e->vcap; }
+static size_t entry_size(size_t klen, size_t vlen) { return sizeof(entry) + klen + vlen; }
 
-static void unlink_entry(shard *s, entry *e)
+static local *L(mr_memory_inst *in) { return mr_container_of(in, local, base); }
+
+static shard *shard_of(local *l, uint64_t h) { return &l->shards[(h >> 48) % l->nshards]; }
+
+static void unlink_entry(shard *s, entry **pp)
 {
-	entry **pp = &s->buckets[e->hash & (s->nbuckets - 1)];
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		s->oldest = e->newer;
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		s->newest = e->older;
+	entry *e = *pp;
+	*pp = e->next;
+	s->used -= entry_size(e->klen, e->vlen);
 	s->count--;
-	s->bytes -= entry_cost(e);
-	mr_free(e->value);
 	mr_free(e);
 }
 
-static bool expired(const entry *e, int64_t now) { return e->expires && e->expires <= now; }
+static bool expired(const entry *e, int64_t now) { return e->expire_at && e->expire_at <= now; }
 
-/* Live entry for key, removing it if it expired. */
-static entry *find(shard *s, mr_slice key, uint64_t h, int64_t now)
+/* Finds key; drops it if expired.  Returns the link pointing at it, or NULL. */
+static entry **find(shard *s, uint64_t h, mr_slice k, int64_t now)
 {
-	for (entry *e = s->buckets[h & (s->nbuckets - 1)]; e; e = e->hnext)
-		if (e->hash == h && e->klen == key.len && memcmp(e->key, key.ptr, key.len) == 0) {
+	entry **pp = &s->buckets[h & (s->nbuckets - 1)];
+	for (; *pp; pp = &(*pp)->next) {
+		entry *e = *pp;
+		if (e->hash == h && e->klen == k.len && memcmp(e->data, k.ptr, k.len) == 0) {
 			if (expired(e, now)) {
-				unlink_entry(s, e);
+				unlink_entry(s, pp);
 				return NULL;
 			}
-			return e;
+			e->last_use = ++s->tick;
+			return pp;
 		}
+	}
 	return NULL;
 }
 
-static void sweep_oldest(shard *s, int64_t now, int n)
+static void sweep(shard *s, int64_t now)
 {
-	entry *e = s->oldest;
-	while (e && n-- > 0) {
-		entry *next = e->newer;
-		if (expired(e, now))
-			unlink_entry(s, e);
-		e = next;
-	}
-}
-
-static size_t sweep_all(shard *s, int64_t now)
-{
-	size_t removed = 0;
-	for (entry *e = s->oldest; e;) {
-		entry *next = e->newer;
-		if (expired(e, now)) {
-			unlink_entry(s, e);
-			removed++;
+	for (int i = 0; i < 4; i++) {
+		s->sweep = (s->sweep + 1) & (s->nbuckets - 1);
+		entry **pp = &s->buckets[s->sweep];
+		while (*pp) {
+			if (expired(*pp, now))
+				unlink_entry(s, pp);
+			else
+				pp = &(*pp)->next;
 		}
-		e = next;
 	}
-	return removed;
 }
 
-/* Makes room for `extra` more bytes and one more key (when new_key). */
-static int make_room(local_inst *l, shard *s, size_t extra, bool new_key, int64_t now, const entry *keep)
+static void grow(shard *s)
 {
-	if (extra > l->max_bytes)
-		return mr_error_set(MR_ELIMIT, "local store: an entry of %zu bytes exceeds a shard's share of max-memory (%zu bytes)",
-				    extra, l->max_bytes);
-	bool over_keys = new_key && l->max_keys && s->count + 1 > l->max_keys;
-	if (s->bytes + extra <= l->max_bytes && !over_keys)
-		return 0;
-	sweep_all(s, now);
-	while (s->bytes + extra > l->max_bytes || (new_key && l->max_keys && s->count + 1 > l->max_keys)) {
-		entry *victim = s->oldest == keep ? (keep ? keep->newer : NULL) : s->oldest;
-		if (!victim)
-			break;
-		unlink_entry(s, victim);
-	}
-	if (s->bytes + extra > l->max_bytes)
-		return mr_error_set(MR_ELIMIT, "local store: no room for %zu bytes within max-memory", extra);
-	return 0;
-}
-
-static int grow_buckets(shard *s)
-{
-	size_t n = s->nbuckets * 2;
-	entry **nb = mr_calloc(n, sizeof(*nb));
-	if (!nb)
-		return MR_ENOMEM;
-	for (size_t i = 0; i < s->nbuckets; i++)
+	size_t nb = s->nbuckets * 2;
+	entry **b = mr_calloc(nb, sizeof(*b)); /* failure: keep the old, longer chains */
+	if (!b)
+		return;
+	for (size_t i = 0; i < s->nbuckets; i++) {
 		for (entry *e = s->buckets[i], *next; e; e = next) {
-			next = e->hnext;
-			e->hnext = nb[e->hash & (n - 1)];
-			nb[e->hash & (n - 1)] = e;
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
 		}
-	mr_free(s->buckets);
-	s->buckets = nb;
-	s->nbuckets = n;
-	return 0;
-}
-
-static int set_value(local_inst *l, shard *s, entry *e, mr_slice v, int64_t now)
-{
-	if (v.len > e->vcap || e->vcap > 2 * v.len + 64) {
-		size_t cap = v.len ? v.len : 1;
-		int rc = make_room(l, s, cap > e->vcap ? cap - e->vcap : 0, false, now, e);
-		if (rc)
-			return rc;
-		uint8_t *nv = mr_realloc(e->value, cap);
-		if (!nv)
-			return MR_ENOMEM;
-		s->bytes = s->bytes - e->vcap + cap;
-		e->value = nv;
-		e->vcap = cap;
 	}
-	if (v.len)
-		memcpy(e->value, v.ptr, v.len);
-	e->vlen = v.len;
+	mr_free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = nb;
+	s->sweep = 0;
+}
+
+static uint64_t rng_next(shard *s)
+{
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return s->rng;
+}
+
+/* Evicts one entry by the documented rule; false when the shard is empty. */
+static bool evict_one(shard *s, int64_t now)
+{
+	if (s->count == 0)
+		return false;
+	entry **best = NULL;
+	int best_rank = 3; /* 0 expired, 1 has TTL (nearest expiry), 2 LRU */
+	int samples = 0;
+	for (int tries = 0; samples < 16 && tries < 256; tries++) {
+		size_t bi = rng_next(s) & (s->nbuckets - 1);
+		for (entry **pp = &s->buckets[bi]; *pp; pp = &(*pp)->next) {
+			entry *e = *pp;
+			samples++;
+			int rank = expired(e, now) ? 0 : e->expire_at ? 1 : 2;
+			if (!best || rank < best_rank ||
+			    (rank == best_rank && rank == 1 && e->expire_at < (*best)->expire_at) ||
+			    (rank == best_rank && rank == 2 && e->last_use < (*best)->last_use)) {
+				best = pp;
+				best_rank = rank;
+			}
+		}
+	}
+	if (!best) { /* sampling found nothing (very sparse table): scan */
+		for (size_t i = 0; i < s->nbuckets && !best; i++)
+			if (s->buckets[i])
+				best = &s->buckets[i];
+	}
+	unlink_entry(s, best);
+	return true;
+}
+
+/* Makes room for an entry of `size` bytes (replacing `old_size` bytes, 0 if new). */
+static int make_room(local *l, shard *s, size_t size, size_t old_size, bool new_key, int64_t now)
+{
+	if (size > l->max_mem)
+		return mr_error_set(MR_ELIMIT, "an entry of %zu bytes exceeds the per-shard memory bound of %llu bytes",
+				    size, (unsigned long long)l->max_mem);
+	while (s->used - old_size + size > l->max_mem || (new_key && s->count + 1 > l->max_keys)) {
+		if (!evict_one(s, now))
+			return mr_error_set(MR_ELIMIT, "memory bound reached and nothing left to evict");
+		if (old_size) /* the entry being replaced may have been evicted: caller re-looks it up */
+			return 1;
+	}
 	return 0;
 }
 
-static int insert(local_inst *l, shard *s, mr_slice key, uint64_t h, mr_slice v, int64_t expires, int64_t now, entry **out)
+static entry *new_entry(uint64_t h, mr_slice k, size_t vlen)
 {
-	sweep_oldest(s, now, 8);
-	size_t cost = sizeof(entry) + key.len + (v.len ? v.len : 1);
-	int rc = make_room(l, s, cost, true, now, NULL);
-	if (rc)
-		return rc;
-	if (s->count + 1 > s->nbuckets && (rc = grow_buckets(s)))
-		return rc;
-	entry *e = mr_calloc(1, sizeof(*e) + key.len);
+	entry *e = mr_malloc(entry_size(k.len, vlen));
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->hash = h;
+	e->klen = (uint32_t)k.len;
+	e->vlen = (uint32_t)vlen;
+	memcpy(e->data, k.ptr, k.len);
+	return e;
+}
+
+static void insert(shard *s, entry *e)
+{
+	entry **b = &s->buckets[e->hash & (s->nbuckets - 1)];
+	e->next = *b;
+	*b = e;
+	e->last_use = ++s->tick;
+	s->count++;
+	s->used += entry_size(e->klen, e->vlen);
+	if (s->count > s->nbuckets)
+		grow(s);
+}
+
+/* Replaces (or creates) the entry for k with a fresh one of vlen value bytes. Lock held. */
+static int put_entry(local *l, shard *s, uint64_t h, mr_slice k, size_t vlen, int64_t now, entry **out)
+{
+	entry **pp;
+	size_t size = entry_size(k.len, vlen);
+	for (;;) {
+		pp = find(s, h, k, now);
+		size_t old = pp ? entry_size((*pp)->klen, (*pp)->vlen) : 0;
+		int rc = make_room(l, s, size, old, pp == NULL, now);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+	}
+	entry *e = new_entry(h, k, vlen);
 	if (!e)
 		return MR_ENOMEM;
-	e->value = mr_malloc(v.len ? v.len : 1);
-	if (!e->value) {
-		mr_free(e);
-		return MR_ENOMEM;
-	}
-	e->vcap = v.len ? v.len : 1;
-	if (v.len)
-		memcpy(e->value, v.ptr, v.len);
-	e->vlen = v.len;
-	e->klen = key.len;
-	memcpy(e->key, key.ptr, key.len);
-	e->hash = h;
-	e->expires = expires;
-	size_t b = h & (s->nbuckets - 1);
-	e->hnext = s->buckets[b];
-	s->buckets[b] = e;
-	e->older = s->newest;
-	if (s->newest)
-		s->newest->newer = e;
-	else
-		s->oldest = e;
-	s->newest = e;
-	s->count++;
-	s->bytes += entry_cost(e);
-	if (out)
-		*out = e;
+	if (pp)
+		unlink_entry(s, pp);
+	insert(s, e);
+	*out = e;
 	return 0;
 }
 
-static shard *shard_of(local_inst *l, uint64_t h)
+#define LOCKED(in, key)                                \
+	local *l = L(in);                              \
+	uint64_t h = hash_key(key);                    \
+	shard *s = shard_of(l, h);                     \
+	int64_t now = mr_memory__now(in);              \
+	pthread_mutex_lock(&s->mu)
+
+#define UNLOCK_RETURN(rc)                    \
+	do {                                 \
+		int u__rc = (rc);            \
+		pthread_mutex_unlock(&s->mu); \
+		return u__rc;                \
+	} while (0)
+
+static int64_t deadline(int64_t now, uint64_t ttl_ms) { return ttl_ms ? now + (int64_t)ttl_ms : 0; }
+
+static int local_get(mr_memory_inst *in, mr_slice key, mr_buf *value)
 {
-	return &l->shards[(h >> 32) % l->nshards];
+	LOCKED(in, key);
+	entry **pp = find(s, h, key, now);
+	if (!pp)
+		UNLOCK_RETURN(mr_error_set(MR_ENOTFOUND, "get: key not found"));
+	entry *e = *pp;
+	int rc;
+	if (e->kind == KIND_BYTES)
+		rc = mr_buf_set(value, e->data + e->klen, e->vlen);
+	else if (e->kind == KIND_INT)
+		rc = mr_buf_printf(value, "%lld", (long long)e->num);
+	else
+		rc = mr_buf_printf(value, "%lld:%lld", (long long)e->num, (long long)e->frac);
+	UNLOCK_RETURN(rc);
 }
 
-static void local_close(mr_memory_inst *inst)
+static int local_set(mr_memory_inst *in, mr_slice key, mr_slice value, uint64_t ttl_ms, unsigned flags)
 {
-	local_inst *l = downcast(inst);
-	for (size_t i = 0; i < l->nshards; i++) {
+	LOCKED(in, key);
+	sweep(s, now);
+	if ((flags & MR_MEMORY_SET_NX) && find(s, h, key, now))
+		UNLOCK_RETURN(mr_error_set(MR_EEXISTS, "set if absent: key exists"));
+	entry *e;
+	int rc = put_entry(l, s, h, key, value.len, now, &e);
+	if (rc < 0)
+		UNLOCK_RETURN(rc);
+	e->kind = KIND_BYTES;
+	if (value.len)
+		memcpy(e->data + e->klen, value.ptr, value.len);
+	e->expire_at = deadline(now, ttl_ms);
+	UNLOCK_RETURN(0);
+}
+
+static int local_del(mr_memory_inst *in, mr_slice key)
+{
+	LOCKED(in, key);
+	entry **pp = find(s, h, key, now);
+	if (!pp)
+		UNLOCK_RETURN(mr_error_set(MR_ENOTFOUND, "delete: key not found"));
+	unlink_entry(s, pp);
+	UNLOCK_RETURN(0);
+}
+
+static bool parse_i64(const uint8_t *p, size_t n, int64_t *out)
+{
+	char tmp[24];
+	if (n == 0 || n >= sizeof(tmp))
+		return false;
+	memcpy(tmp, p, n);
+	tmp[n] = 0;
+	char *end;
+	errno = 0;
+	long long v = strtoll(tmp, &end, 10);
+	if (errno || *end || end == tmp)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int local_incr(mr_memory_inst *in, mr_slice key, int64_t delta, uint64_t ttl_ms, int64_t *out)
+{
+	LOCKED(in, key);
+	sweep(s, now);
+	entry **pp = find(s, h, key, now);
+	entry *e = pp ? *pp : NULL;
+	int64_t cur = 0, res;
+	if (e && e->kind == KIND_INT)
+		cur = e->num;
+	else if (e && (e->kind != KIND_BYTES || !parse_i64(e->data + e->klen, e->vlen, &cur)))
+		UNLOCK_RETURN(mr_error_set(MR_EINVALID, "incr: the key holds a value that is not an integer"));
+	if (__builtin_add_overflow(cur, delta, &res))
+		UNLOCK_RETURN(mr_error_set(MR_ELIMIT, "incr: %lld + %lld overflows 64 bits", (long long)cur,
+					   (long long)delta));
+	if (e && e->kind == KIND_INT) {
+		e->num = res;
+	} else {
+		int64_t keep = e ? e->expire_at : deadline(now, ttl_ms);
+		int rc = put_entry(l, s, h, key, 0, now, &e);
+		if (rc < 0)
+			UNLOCK_RETURN(rc);
+		e->kind = KIND_INT;
+		e->num = res;
+		e->expire_at = keep;
+	}
+	*out = res;
+	UNLOCK_RETURN(0);
+}
+
+static int local_expire(mr_memory_inst *in, mr_slice key, uint64_t ttl_ms)
+{
+	LOCKED(in, key);
+	entry **pp = find(s, h, key, now);
+	if (!pp)
+		UNLOCK_RETURN(mr_error_set(MR_ENOTFOUND, "expire: key not found"));
+	(*pp)->expire_at = deadline(now, ttl_ms);
+	UNLOCK_RETURN(0);
+}
+
+static int local_cas(mr_memory_inst *in, mr_slice key, mr_slice expect, int action, uint64_t ttl_ms)
+{
+	LOCKED(in, key);
+	entry **pp = find(s, h, key, now);
+	if (!pp || (*pp)->kind != KIND_BYTES || (*pp)->vlen != expect.len ||
+	    memcmp((*pp)->data + (*pp)->klen, expect.ptr, expect.len) != 0)
+		UNLOCK_RETURN(mr_error_set(MR_ENOTFOUND, "lock: not held by this owner (expired or taken)"));
+	if (action == MR_MEMORY_CAS_DELETE)
+		unlink_entry(s, pp);
+	else
+		(*pp)->expire_at = deadline(now, ttl_ms);
+	UNLOCK_RETURN(0);
+}
+
+static int local_rate(mr_memory_inst *in, mr_slice key, int64_t limit, uint64_t period_ms, mr_rate_result *out)
+{
+	LOCKED(in, key);
+	entry **pp = find(s, h, key, now);
+	entry *e = pp ? *pp : NULL;
+	if (e && e->kind != KIND_GCRA)
+		UNLOCK_RETURN(mr_error_set(MR_EINVALID, "rate check: the key holds a value that is not rate state"));
+	mr_gcra_state st = {e ? e->num : 0, e ? e->frac : 0};
+	int64_t ttl;
+	mr_gcra_step(&st, e != NULL, now, limit, (int64_t)period_ms, out, &ttl);
+	if (!out->allowed)
+		UNLOCK_RETURN(0);
+	if (!e) {
+		sweep(s, now);
+		int rc = put_entry(l, s, h, key, 0, now, &e);
+		if (rc < 0)
+			UNLOCK_RETURN(rc);
+		e->kind = KIND_GCRA;
+	}
+	e->num = st.tat_ms;
+	e->frac = st.frac;
+	e->expire_at = now + ttl;
+	UNLOCK_RETURN(0);
+}
+
+static void local_close(mr_memory_inst *in)
+{
+	local *l = L(in);
+	for (unsigned i = 0; i < l->nshards; i++) {
 		shard *s = &l->shards[i];
-		while (s->oldest)
-			unlink_entry(s, s->oldest);
+		for (size_t b = 0; b < s->nbuckets; b++)
+			for (entry *e = s->buckets[b], *next; e; e = next) {
+				next = e->next;
+				mr_free(e);
+			}
 		mr_free(s->buckets);
-		pthread_mutex_destroy(&s->lock);
+		pthread_mutex_destroy(&s->mu);
 	}
 	mr_free(l->shards);
 	mr_free(l);
 }
 
-static int local_open(mr_memory_inst **out, const mr_config *cfg, const mr_store_config *sc)
+int mr_memory__local_new(mr_memory_inst **out, uint64_t max_memory, uint64_t max_keys, unsigned shards)
 {
-	(void)cfg;
-	int64_t max_mem, max_keys, nshards;
-	int rc;
-	if ((rc = mr_store_config_size(sc, "max-memory", 256LL << 20, &max_mem)) ||
-	    (rc = mr_store_config_int(sc, "max-keys", 0, 0, INT64_MAX, &max_keys)) ||
-	    (rc = mr_store_config_int(sc, "shards", 64, 1, 4096, &nshards)))
-		return rc;
-	if (max_mem < 64 * 1024)
-		return mr_error_set(MR_EINVALID, "%s: store.%s.max-memory: at least 64KiB", mr_store_config_where(sc, "max-memory"),
-				    mr_store_config_id(sc));
-	local_inst *l = mr_calloc(1, sizeof(*l));
+	*out = NULL;
+	if (shards == 0 || shards > 1024)
+		return mr_error_set(MR_EINVALID, "shards: expected 1-1024, got %u", shards);
+	local *l = mr_calloc(1, sizeof(*l));
 	if (!l)
 		return MR_ENOMEM;
-	l->nshards = (size_t)nshards;
-	l->max_bytes = (size_t)max_mem / l->nshards;
-	l->max_keys = max_keys ? ((size_t)max_keys + l->nshards - 1) / l->nshards : 0;
-	l->shards = mr_calloc(l->nshards, sizeof(*l->shards));
+	l->shards = mr_calloc(shards, sizeof(*l->shards));
 	if (!l->shards) {
 		mr_free(l);
 		return MR_ENOMEM;
 	}
-	for (size_t i = 0; i < l->nshards; i++) {
-		pthread_mutex_init(&l->shards[i].lock, NULL);
-		l->shards[i].nbuckets = 16;
-		l->shards[i].buckets = mr_calloc(16, sizeof(entry *));
-		if (!l->shards[i].buckets) {
+	l->nshards = shards;
+	l->max_mem = max_memory / shards;
+	l->max_keys = max_keys ? (max_keys + shards - 1) / shards : UINT64_MAX;
+	for (unsigned i = 0; i < shards; i++) {
+		shard *s = &l->shards[i];
+		pthread_mutex_init(&s->mu, NULL);
+		s->nbuckets = 64;
+		s->rng = 0x2545F4914F6CDD1Dull + i;
+		s->buckets = mr_calloc(s->nbuckets, sizeof(*s->buckets));
+		if (!s->buckets) {
 			l->nshards = i + 1;
 			local_close(&l->base);
 			return MR_ENOMEM;
 		}
 	}
+	extern const mr_memory_backend mr_memory_backend_local;
+	l->base.backend = &mr_memory_backend_local;
 	*out = &l->base;
 	return 0;
 }
 
-static int local_get(mr_memory_inst *inst, mr_slice key, mr_buf *value, int64_t now)
+uint64_t mr_memory__local_used(mr_memory_inst *in)
 {
-	local_inst *l = downcast(inst);
-	uint64_t h = fnv1a(key);
-	shard *s = shard_of(l, h);
-	pthread_mutex_lock(&s->lock);
-	entry *e = find(s, key, h, now);
-	int rc = e ? mr_buf_set(value, e->value, e->vlen) : MR_ENOTFOUND;
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-static int local_set(mr_memory_inst *inst, mr_slice key, mr_slice value, int64_t expires, int mode, bool *stored, int64_t now)
-{
-	local_inst *l = downcast(inst);
-	uint64_t h = fnv1a(key);
-	shard *s = shard_of(l, h);
-	pthread_mutex_lock(&s->lock);
-	entry *e = find(s, key, h, now);
-	int rc = 0;
-	*stored = true;
-	if (e && mode == MR_MEM_SET_IF_ABSENT)
-		*stored = false;
-	else if (e) {
-		rc = set_value(l, s, e, value, now);
-		if (!rc)
-			e->expires = expires;
-	} else
-		rc = insert(l, s, key, h, value, expires, now, NULL);
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-static int local_del(mr_memory_inst *inst, mr_slice key, const mr_slice *expected, bool *deleted, int64_t now)
-{
-	local_inst *l = downcast(inst);
-	uint64_t h = fnv1a(key);
-	shard *s = shard_of(l, h);
-	pthread_mutex_lock(&s->lock);
-	entry *e = find(s, key, h, now);
-	*deleted = false;
-	if (e && (!expected || mr_slice_eq(*expected, (mr_slice){e->value, e->vlen}))) {
-		unlink_entry(s, e);
-		*deleted = true;
+	local *l = L(in);
+	uint64_t total = 0;
+	for (unsigned i = 0; i < l->nshards; i++) {
+		pthread_mutex_lock(&l->shards[i].mu);
+		total += l->shards[i].used;
+		pthread_mutex_unlock(&l->shards[i].mu);
 	}
-	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return total;
 }
 
-static int parse_i64(const uint8_t *p, size_t n, int64_t *out)
+static int local_open(mr_memory_inst **out, const mr_config *cfg, const mr_store_config *sc)
 {
-	char buf[32];
-	if (n == 0 || n >= sizeof(buf))
-		return MR_EINVALID;
-	memcpy(buf, p, n);
-	buf[n] = 0;
-	char *end;
-	errno = 0;
-	long long v = strtoll(buf, &end, 10);
-	if (*end || errno)
-		return MR_EINVALID;
-	*out = v;
-	return 0;
-}
-
-static int local_incr(mr_memory_inst *inst, mr_slice key, int64_t delta, int64_t expires, int64_t *out, int64_t now)
-{
-	local_inst *l = downcast(inst);
-	uint64_t h = fnv1a(key);
-	shard *s = shard_of(l, h);
-	pthread_mutex_lock(&s->lock);
-	entry *e = find(s, key, h, now);
-	int64_t cur = 0;
-	int rc = 0;
-	if (e && parse_i64(e->value, e->vlen, &cur))
-		rc = mr_error_set(MR_EINVALID, "incr: the key holds a value that is not a decimal integer");
-	if (!rc && __builtin_add_overflow(cur, delta, &cur))
-		rc = mr_error_set(MR_ELIMIT, "incr: counter overflows a signed 64-bit integer");
-	if (!rc) {
-		char num[24];
-		int n = snprintf(num, sizeof(num), "%lld", (long long)cur);
-		mr_slice v = mr_slice_of(num, (size_t)n);
-		rc = e ? set_value(l, s, e, v, now) : insert(l, s, key, h, v, expires, now, NULL);
-		if (!rc)
-			*out = cur;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-static int local_expire(mr_memory_inst *inst, mr_slice key, const mr_slice *expected, int64_t expires, int64_t now)
-{
-	local_inst *l = downcast(inst);
-	uint64_t h = fnv1a(key);
-	shard *s = shard_of(l, h);
-	pthread_mutex_lock(&s->lock);
-	entry *e = find(s, key, h, now);
-	int rc = MR_ENOTFOUND;
-	if (e && (!expected || mr_slice_eq(*expected, (mr_slice){e->value, e->vlen}))) {
-		e->expires = expires;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-static int local_gcra(mr_memory_inst *inst, mr_slice key, uint64_t emission, uint64_t period, int64_t now, bool *allowed,
-		      uint64_t *retry)
-{
-	local_inst *l = downcast(inst);
-	uint64_t h = fnv1a(key);
-	shard *s = shard_of(l, h);
-	pthread_mutex_lock(&s->lock);
-	entry *e = find(s, key, h, now);
-	int64_t tat = 0, ntat;
-	int rc = 0;
-	if (e && parse_i64(e->value, e->vlen, &tat))
-		rc = mr_error_set(MR_EINVALID, "rate check: the key holds a value that is not a rate state");
-	if (!rc) {
-		mr_memory__gcra_step(tat, emission, period, now, allowed, retry, &ntat);
-		if (*allowed) {
-			char num[24];
-			int n = snprintf(num, sizeof(num), "%lld", (long long)ntat);
-			mr_slice v = mr_slice_of(num, (size_t)n);
-			if (e) {
-				rc = set_value(l, s, e, v, now);
-				e->expires = ntat;
-			} else
-				rc = insert(l, s, key, h, v, ntat, now, NULL);
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
-static int local_purge(mr_memory_inst *inst, int64_t now, size_t *removed)
-{
-	local_inst *l = downcast(inst);
-	*removed = 0;
-	for (size_t i = 0; i < l->nshards; i++) {
-		pthread_mutex_lock(&l->shards[i].lock);
-		*removed += sweep_all(&l->shards[i], now);
-		pthread_mutex_unlock(&l->shards[i].lock);
-	}
-	return 0;
+	int64_t max_mem, max_keys, shards;
+	int rc = mr_store_config_size(sc, "max-memory", 64ll * 1024 * 1024, &max_mem);
+	if (rc == 0)
+		rc = mr_store_config_int(sc, "max-keys", 0, 0, INT64_MAX, &max_keys);
+	if (rc == 0)
+		rc = mr_store_config_int(sc, "shards", 16, 1, 1024, &shards);
+	if (rc < 0)
+		return rc;
+	if (max_mem < 4096)
+		return mr_error_set(MR_EINVALID, "%s: max-memory: expected at least 4096 bytes, got %lld",
+				    mr_store_config_where(sc, "max-memory"), (long long)max_mem);
+	return mr_memory__local_new(out, (uint64_t)max_mem, (uint64_t)max_keys, (unsigned)shards);
 }
 
 const mr_memory_backend mr_memory_backend_local = {
 	.version = MR_MEMORY_BACKEND_VERSION,
 	.name = "local",
-	.caps = 0,
+	.caps = MR_MEMORY_CAP_CLOCK,
 	.open = local_open,
 	.close = local_close,
 	.get = local_get,
@@ -431,6 +482,6 @@ const mr_memory_backend mr_memory_backend_local = {
 	.del = local_del,
 	.incr = local_incr,
 	.expire = local_expire,
-	.gcra = local_gcra,
-	.purge = local_purge,
+	.cas = local_cas,
+	.rate = local_rate,
 };

@@ -1,24 +1,35 @@
 /*
- * registry.c — maps an in-memory store's type to its backend: `local`, or a
- * data-store type (the data-store backend over that store).
+ * registry.c — maps an in-memory store type to its compiled-in backend.
+ * The only file of src/memory/ that reads mr_features.h.  Data-store types
+ * (rocksdb, sqlite, postgresql, mysql) map to the datastore backend when
+ * it is built.
  */
 #include "memory/backend.h"
+#include "mr_features.h"
 
 extern const mr_memory_backend mr_memory_backend_local;
 extern const mr_memory_backend mr_memory_backend_datastore;
+#if MR_HAVE_REDIS && MR_MEMORY_REDIS_FILE
+extern const mr_memory_backend mr_memory_backend_redis;
+#endif
 
 const mr_memory_backend *mr_memory__backend_find(const char *type)
 {
-	static const char *const data_types[] = {"rocksdb", "sqlite", "postgresql", "mysql"};
 	if (strcmp(type, "local") == 0)
 		return &mr_memory_backend_local;
-	for (size_t i = 0; i < MR_ARRAY_LEN(data_types); i++)
-		if (strcmp(type, data_types[i]) == 0)
-			return &mr_memory_backend_datastore;
 	if (strcmp(type, "redis") == 0) {
-		mr_error_set(MR_ENOTSUPPORTED, "backend \"redis\" is not implemented in this version yet");
+#if MR_HAVE_REDIS && MR_MEMORY_REDIS_FILE
+		return &mr_memory_backend_redis;
+#else
+		mr_error_set(MR_ENOTSUPPORTED,
+			     "backend \"redis\" is not compiled into this build (libhiredis was not found at configure time)");
 		return NULL;
+#endif
 	}
-	mr_error_set(MR_EINVALID, "\"%s\" is not an in-memory store type (local, redis, or a data-store type)", type);
+	if (!strcmp(type, "rocksdb") || !strcmp(type, "sqlite") || !strcmp(type, "postgresql") || !strcmp(type, "mysql")) {
+		return &mr_memory_backend_datastore; /* mr_data_open reports a type not compiled in */
+	}
+	mr_error_set(MR_EINVALID, "\"%s\" is not an in-memory store type (local, redis, rocksdb, sqlite, postgresql, mysql)",
+		     type);
 	return NULL;
 }
