@@ -85,7 +85,7 @@ typedef struct pg_inst {
 	mr_data_inst base;
 	const char *keywords[16];
 	const char *values[16];
-	char *owned[8]; /* strings we built for values[] */
+	char *owned[16]; /* copies of every string in values[]: the config may be freed after open */
 	size_t nowned;
 	char address[256]; /* host:port for messages */
 	int64_t timeout_ms;
@@ -945,6 +945,20 @@ static void pg_param(pg_inst *pi, size_t *n, const char *kw, const char *value)
 	(*n)++;
 }
 
+/* Replaces *s (borrowed from the configuration) with a copy the instance owns. */
+static int pg_own(pg_inst *pi, const char **s)
+{
+	if (!*s)
+		return 0;
+	MR_ASSERT(pi->nowned < MR_ARRAY_LEN(pi->owned));
+	char *c = mr_strdup(*s);
+	if (!c)
+		return MR_ENOMEM;
+	pi->owned[pi->nowned++] = c;
+	*s = c;
+	return 0;
+}
+
 /* A parameter "<prefix><v>" built here and owned by the instance. */
 static int pg_param_owned(pg_inst *pi, size_t *n, const char *kw, const char *prefix, long long v)
 {
@@ -984,6 +998,9 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 	    (rc = mr_store_config_string(sc, "sslmode", NULL, &sslmode)) < 0 ||
 	    (rc = mr_store_config_duration_ms(sc, "timeout", 15000, &pi->timeout_ms)) < 0 ||
 	    (rc = mr_store_config_int(sc, "pool.max-connections", 10, 1, 1000, &pool)) < 0)
+		goto done;
+	if ((rc = pg_own(pi, &url)) < 0 || (rc = pg_own(pi, &host)) < 0 || (rc = pg_own(pi, &database)) < 0 ||
+	    (rc = pg_own(pi, &user)) < 0 || (rc = pg_own(pi, &password)) < 0 || (rc = pg_own(pi, &sslmode)) < 0)
 		goto done;
 	if (pi->timeout_ms <= 0) {
 		rc = mr_error_set(MR_EINVALID, "%s: store.%s.timeout: expected a positive duration",
