@@ -70,24 +70,13 @@ int mr_blob_id_of_file(mr_blob_id *id, const char *path, uint64_t *size)
 
 void mr_blob_id_format(const mr_blob_id *id, char *out) { mr_hex_encode(out, id->bytes, MR_BLOB_ID_LEN); }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int mr_blob_id_parse(mr_blob_id *id, const char *text)
 {
 	size_t n = strlen(text);
 	if (n != MR_BLOB_ID_TEXT_LEN)
 		goto bad;
 	for (size_t i = 0; i < MR_BLOB_ID_LEN; i++) {
-		int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+		int hi = mr_hex_digit(text[2 * i]), lo = mr_hex_digit(text[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			goto bad;
 		id->bytes[i] = (uint8_t)(hi << 4 | lo);

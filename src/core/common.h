@@ -51,6 +51,8 @@ uint64_t mr_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms);
 /* Fills buf with cryptographically random bytes (getrandom). */
 int mr_random_bytes(void *buf, size_t n);
 
+/* Value of one hex digit (either case), or -1. */
+int mr_hex_digit(int c);
 /* Hex encoding (lowercase). out must hold 2*n+1 bytes. */
 void mr_hex_encode(char *out, const uint8_t *in, size_t n);
 

@@ -312,17 +312,6 @@ static int check_utf8(parser *ps)
 
 /* ---- strings ---- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_escape(parser *ps, mr_buf *out)
 {
 	const char *at = ps->p; /* at the backslash */
@@ -342,7 +331,7 @@ static int parse_escape(parser *ps, mr_buf *out)
 		ps->p++;
 		uint32_t cp = 0;
 		for (int i = 0; i < n; i++) {
-			int h = hexval(peek(ps, 0));
+			int h = mr_hex_digit(peek(ps, 0));
 			if (h < 0)
 				return perr(ps, at, "\\%c escape needs %d hex digits", c, n);
 			cp = cp * 16 + (uint32_t)h;
@@ -529,6 +518,12 @@ static int parse_key(parser *ps, keypath *k)
 
 static bool isdig(int c) { return c >= '0' && c <= '9'; }
 
+static bool base_digit(int c, int base)
+{
+	int v = mr_hex_digit(c);
+	return v >= 0 && v < base;
+}
+
 /* Copies digits of the given base, checking underscores sit between digits. */
 static int take_digits(parser *ps, const char *at, mr_buf *out, int base, bool *had)
 {
@@ -536,7 +531,7 @@ static int take_digits(parser *ps, const char *at, mr_buf *out, int base, bool *
 	*had = false;
 	for (;;) {
 		int c = peek(ps, 0);
-		bool dig = base == 16 ? hexval(c) >= 0 : base == 8 ? (c >= '0' && c <= '7') : base == 2 ? (c == '0' || c == '1') : isdig(c);
+		bool dig = base_digit(c, base);
 		if (dig) {
 			int rc = mr_buf_put(out, ps->p, 1);
 			if (rc)
@@ -545,7 +540,7 @@ static int take_digits(parser *ps, const char *at, mr_buf *out, int base, bool *
 			*had = true;
 			ps->p++;
 		} else if (c == '_') {
-			if (!prev_digit || !(base == 16 ? hexval(peek(ps, 1)) >= 0 : base == 8 ? (peek(ps, 1) >= '0' && peek(ps, 1) <= '7') : base == 2 ? (peek(ps, 1) == '0' || peek(ps, 1) == '1') : isdig(peek(ps, 1))))
+			if (!prev_digit || !base_digit(peek(ps, 1), base))
 				return perr(ps, at, "an underscore in a number must sit between digits");
 			prev_digit = false;
 			ps->p++;

@@ -195,6 +195,17 @@ uint64_t mr_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t cap_ms)
 	return ceil ? r % (ceil + 1) : 0;
 }
 
+int mr_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void mr_hex_encode(char *out, const uint8_t *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
