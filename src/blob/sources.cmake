@@ -1,1 +1,3 @@
 # blob store sources: front, registry and the enabled backends (filled in by the blob work).
+list(APPEND MR_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/hash.c)
