@@ -49,4 +49,9 @@ struct mr_blob_backend {
 /* fs backend: root directory (created 0700), fan-out depth 0-4. */
 int mr_blob__fs_open(mr_blob_inst **out, const char *path, int depth);
 
+/* Opens the backend a store config names (registry.c): "fs" (path, depth
+ * default 2).  MR_EINVALID naming the store for a bad type or key. */
+struct mr_store_config;
+int mr_blob__backend_open(mr_blob_inst **out, const struct mr_store_config *sc);
+
 #endif

@@ -4,7 +4,9 @@
  * failing reader leaves no blob.
  */
 #include "blob/backend.h"
+#include "core/config.h"
 #include "harness.h"
+#include "mailroom/config.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -128,8 +130,34 @@ static void test_bad_depth(void)
 	MR_CHECK_RC(mr_blob__fs_open(&b, "/tmp/x", 9), MR_EINVALID);
 }
 
+static void test_from_config(void)
+{
+	char root[] = "/tmp/mr-blob-cfg-XXXXXX";
+	MR_CHECK(mkdtemp(root) != NULL);
+	char text[600];
+	snprintf(text, sizeof text,
+		 "[storage]\nblob = \"b\"\ndata = \"d\"\n[store.\"d\"]\ntype = \"rocksdb\"\npath = \"%s/db\"\n[store.\"b\"]\ntype = \"fs\"\npath = \"%s/blobs\"\ndepth = 1\n", root, root);
+	mr_config *cfg = NULL;
+	MR_CHECK_OK(mr_config_parse(&cfg, text, strlen(text), "test.toml"));
+	mr_blob_inst *b = NULL;
+	MR_CHECK_OK(mr_blob__backend_open(&b, mr_config_store(cfg, "b")));
+	mr_blob_id id;
+	mr_blob_hash_bytes("x", 1, &id);
+	src s = {(const uint8_t *)"x", 1, 0, 0};
+	MR_CHECK_OK(b->backend->put(b, &id, src_read, &s));
+	uint64_t size = 0;
+	MR_CHECK_OK(b->backend->stat(b, &id, &size));
+	MR_CHECK_EQ_INT(size, 1);
+	b->backend->close(b);
+	mr_config_free(cfg);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	MR_CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
+	MR_TEST_RUN(test_from_config);
 	MR_TEST_RUN(test_depth0);
 	MR_TEST_RUN(test_depth2);
 	MR_TEST_RUN(test_bad_depth);
