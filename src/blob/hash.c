@@ -1,88 +1,114 @@
 /*
- * hash.c — blob ids: BLAKE3-256 over the exact bytes, with the official C
- * implementation (built from Debian's librust-blake3-dev sources with its
- * SIMD paths, see cmake/Dependencies.cmake), streaming so a blob is never
- * held whole in memory; and the id's 64-hex-digit text form.
+ * hash.c — BLAKE3 blob ids (contract in hash.h).  Uses the official BLAKE3
+ * C implementation (target mr_blake3, built from Debian's
+ * librust-blake3-dev sources with its SIMD dispatch); this file only wraps
+ * it and owns the text form.  Storage of blobs is left to the backends.
  */
+#include "blob/hash.h"
+
 #include "core/common.h"
-#include "mailroom/blob.h"
+#include "mailroom/mailroom.h"
 
 #include "blake3.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
-struct mr_blob_hasher {
-	blake3_hasher h;
-};
+_Static_assert(sizeof(blake3_hasher) <= sizeof(((mr_blob_hasher *)0)->state),
+	       "mr_blob_hasher too small for blake3_hasher");
+_Static_assert(MR_BLOB_ID_LEN == BLAKE3_OUT_LEN, "blob id is BLAKE3's default output");
 
-int mr_blob_hasher_new(mr_blob_hasher **out)
+void mr_blob_hasher_init(mr_blob_hasher *h)
 {
-	*out = mr_malloc(sizeof(**out));
-	if (!*out)
-		return MR_ENOMEM;
-	blake3_hasher_init(&(*out)->h);
-	return 0;
+	blake3_hasher_init((blake3_hasher *)(void *)h->state);
 }
 
-void mr_blob_hasher_update(mr_blob_hasher *h, const void *p, size_t n) { blake3_hasher_update(&h->h, p, n); }
-void mr_blob_hasher_finish(mr_blob_hasher *h, mr_blob_id *id) { blake3_hasher_finalize(&h->h, id->bytes, MR_BLOB_ID_LEN); }
-void mr_blob_hasher_free(mr_blob_hasher *h) { mr_free(h); }
-
-void mr_blob_id_of(mr_blob_id *id, const void *p, size_t n)
+void mr_blob_hasher_update(mr_blob_hasher *h, const void *data, size_t len)
 {
-	blake3_hasher h;
-	blake3_hasher_init(&h);
-	blake3_hasher_update(&h, p, n);
-	blake3_hasher_finalize(&h, id->bytes, MR_BLOB_ID_LEN);
+	if (len > 0)
+		blake3_hasher_update((blake3_hasher *)(void *)h->state, data, len);
 }
 
-int mr_blob_id_of_file(mr_blob_id *id, const char *path, uint64_t *size)
+void mr_blob_hasher_final(const mr_blob_hasher *h, mr_blob_id *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return mr_error_set_errno(errno == ENOENT ? MR_ENOTFOUND : MR_EIO, errno, "open %s", path);
-	blake3_hasher h;
-	blake3_hasher_init(&h);
-	static _Thread_local uint8_t buf[65536];
+	blake3_hasher_finalize((const blake3_hasher *)(const void *)h->state, out->bytes,
+			       MR_BLOB_ID_LEN);
+}
+
+void mr_blob_hash_bytes(const void *data, size_t len, mr_blob_id *out)
+{
+	mr_blob_hasher h;
+	mr_blob_hasher_init(&h);
+	mr_blob_hasher_update(&h, data, len);
+	mr_blob_hasher_final(&h, out);
+}
+
+int mr_blob_hash_file(const char *path, mr_blob_id *out, uint64_t *size)
+{
+	enum { BUF = 64 * 1024 };
+	int rc = 0;
 	uint64_t total = 0;
+	uint8_t *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return mr_error_set_errno(errno == ENOENT ? MR_ENOTFOUND : MR_EIO, errno,
+					  "open \"%s\"", path);
+	}
+	buf = mr_malloc(BUF);
+	mr_blob_hasher h;
+	mr_blob_hasher_init(&h);
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, BUF);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			int e = errno;
-			close(fd);
-			return mr_error_set_errno(MR_EIO, e, "read %s", path);
+			rc = mr_error_set_errno(MR_EIO, errno, "read \"%s\"", path);
+			goto done;
 		}
 		if (n == 0)
 			break;
-		blake3_hasher_update(&h, buf, (size_t)n);
+		mr_blob_hasher_update(&h, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
-	close(fd);
-	blake3_hasher_finalize(&h, id->bytes, MR_BLOB_ID_LEN);
+	mr_blob_hasher_final(&h, out);
 	if (size)
 		*size = total;
-	return 0;
+done:
+	mr_free(buf);
+	close(fd);
+	return rc;
 }
 
-void mr_blob_id_format(const mr_blob_id *id, char *out) { mr_hex_encode(out, id->bytes, MR_BLOB_ID_LEN); }
-
-int mr_blob_id_parse(mr_blob_id *id, const char *text)
+void mr_blob_id_format(const mr_blob_id *id, char out[MR_BLOB_ID_TEXT_LEN + 1])
 {
-	size_t n = strlen(text);
-	if (n != MR_BLOB_ID_TEXT_LEN)
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < MR_BLOB_ID_LEN; i++) {
+		out[2 * i] = hex[id->bytes[i] >> 4];
+		out[2 * i + 1] = hex[id->bytes[i] & 0xf];
+	}
+	out[MR_BLOB_ID_TEXT_LEN] = '\0';
+}
+
+int mr_blob_id_parse(const char *text, mr_blob_id *out)
+{
+	size_t len = text ? strlen(text) : 0;
+	if (len != MR_BLOB_ID_TEXT_LEN)
 		goto bad;
 	for (size_t i = 0; i < MR_BLOB_ID_LEN; i++) {
 		int hi = mr_hex_digit(text[2 * i]), lo = mr_hex_digit(text[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			goto bad;
-		id->bytes[i] = (uint8_t)(hi << 4 | lo);
+		out->bytes[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 bad:
-	return mr_error_set(MR_EINVALID, "blob id \"%.80s%s\": expected %d hex digits", text, n > 80 ? "..." : "",
-			    MR_BLOB_ID_TEXT_LEN);
+	return mr_error_set(MR_EINVALID, "blob id \"%.80s%s\": expected 64 hex digits", text ? text : "",
+			    len > 80 ? "..." : "");
+}
+
+int mr_blob_id_equal(const mr_blob_id *a, const mr_blob_id *b)
+{
+	return memcmp(a->bytes, b->bytes, MR_BLOB_ID_LEN) == 0;
 }

@@ -1,2 +1,5 @@
-# Blob store: blob ids (BLAKE3) so far; backends and the front come next.
-list(APPEND MR_SOURCES ${CMAKE_CURRENT_LIST_DIR}/hash.c)
+# blob store sources: front, registry and the enabled backends (filled in by the blob work).
+list(APPEND MR_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/hash.c
+  ${CMAKE_CURRENT_LIST_DIR}/fs.c
+  ${CMAKE_CURRENT_LIST_DIR}/registry.c)

@@ -106,7 +106,7 @@ static const mr_store_type types[] = {
 	{"sqlite", MR_ROLE_ALL, MR_HAVE_SQLITE, true, "libsqlite3", "path", data_keys},
 	{"postgresql", MR_ROLE_ALL, MR_HAVE_POSTGRES, true, "libpq", "url|host", data_keys},
 	{"mysql", MR_ROLE_ALL, MR_HAVE_MYSQL, true, "libmariadb", "url|host", data_keys},
-	{"fs", MR_ROLE_BLOB, true, false, NULL, "path", fs_keys},
+	{"fs", MR_ROLE_BLOB, true, true, NULL, "path", fs_keys},
 	{"s3", MR_ROLE_BLOB, MR_HAVE_CURL, false, "libcurl", "bucket", s3_keys},
 	{"redis", MR_ROLE_LOOKUP, MR_HAVE_REDIS, true, "libhiredis", "url|urls", redis_keys},
 	{"local", MR_ROLE_LOOKUP, true, true, NULL, NULL, local_keys},

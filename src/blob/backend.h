@@ -1,0 +1,57 @@
+/*
+ * backend.h — the blob backend contract (STYLE.md §2).  A backend moves
+ * bytes addressed by a blob id; ids, links, quotas and purge live in the
+ * front.  Fields are only appended; each addition bumps
+ * MR_BLOB_BACKEND_VERSION and the front calls an op added in version N only
+ * if backend->version >= N.
+ */
+#ifndef MR_BLOB_BACKEND_H
+#define MR_BLOB_BACKEND_H
+
+#include "blob/hash.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MR_BLOB_BACKEND_VERSION 1
+
+typedef struct mr_blob_backend mr_blob_backend;
+
+/* Base handle; an instance embeds it first. */
+typedef struct mr_blob_inst {
+	const mr_blob_backend *backend;
+} mr_blob_inst;
+
+/* Pull callback for streaming puts: fills buf with up to cap bytes, sets
+ * *got (0 = end).  Returns 0 or an error (already set). */
+typedef int (*mr_blob_read_fn)(void *buf, size_t cap, size_t *got, void *payload);
+/* Listing callback; return non-zero to stop. */
+typedef int (*mr_blob_list_fn)(const mr_blob_id *id, uint64_t size, void *payload);
+
+struct mr_blob_backend {
+	int version;
+	const char *name;
+	unsigned caps;
+	/* required: store the bytes read from fn under id atomically (no partial blob visible). */
+	int (*put)(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, void *payload);
+	/* required: read len bytes at off into buf; *got = bytes read (short at end). */
+	int (*get_range)(mr_blob_inst *b, const mr_blob_id *id, uint64_t off, void *buf, size_t len,
+			 size_t *got);
+	/* required: 0 and *size if present, MR_ENOTFOUND if not. */
+	int (*stat)(mr_blob_inst *b, const mr_blob_id *id, uint64_t *size);
+	/* required: delete; absent is success (idempotent). */
+	int (*remove)(mr_blob_inst *b, const mr_blob_id *id);
+	/* optional: every stored id (for GC). */
+	int (*list)(mr_blob_inst *b, mr_blob_list_fn fn, void *payload);
+	void (*close)(mr_blob_inst *b);
+};
+
+/* fs backend: root directory (created 0700), fan-out depth 0-4. */
+int mr_blob__fs_open(mr_blob_inst **out, const char *path, int depth);
+
+/* Opens the backend a store config names (registry.c): "fs" (path, depth
+ * default 2).  MR_EINVALID naming the store for a bad type or key. */
+struct mr_store_config;
+int mr_blob__backend_open(mr_blob_inst **out, const struct mr_store_config *sc);
+
+#endif

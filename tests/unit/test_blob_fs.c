@@ -1,0 +1,165 @@
+/*
+ * test_blob_fs.c — the fs blob backend: put/stat/ranged get/list/remove at
+ * depth 0 and 2, file and directory modes, no temp files left behind, a
+ * failing reader leaves no blob.
+ */
+#include "blob/backend.h"
+#include "core/config.h"
+#include "harness.h"
+#include "mailroom/config.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct src {
+	const uint8_t *data;
+	size_t len, off;
+	int fail_at_end;
+} src;
+
+static int src_read(void *buf, size_t cap, size_t *got, void *payload)
+{
+	src *s = payload;
+	size_t n = s->len - s->off < cap ? s->len - s->off : cap;
+	if (n == 0 && s->fail_at_end)
+		return mr_error_set(MR_EIO, "test reader fails");
+	memcpy(buf, s->data + s->off, n);
+	s->off += n;
+	*got = n;
+	return 0;
+}
+
+static int count_cb(const mr_blob_id *id, uint64_t size, void *payload)
+{
+	(void)id;
+	(void)size;
+	(*(int *)payload)++;
+	return 0;
+}
+
+static int count_tmp(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "find %s -name '.tmp-*' | wc -l", dir);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+static void run_depth(int depth)
+{
+	char root[] = "/tmp/mr-blob-fs-XXXXXX";
+	MR_CHECK(mkdtemp(root) != NULL);
+	char store[300];
+	snprintf(store, sizeof store, "%s/blobs", root);
+	mr_blob_inst *b = NULL;
+	MR_CHECK_OK(mr_blob__fs_open(&b, store, depth));
+	size_t n = 200000;
+	uint8_t *data = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (uint8_t)(i * 7);
+	mr_blob_id id, empty;
+	mr_blob_hash_bytes(data, n, &id);
+	mr_blob_hash_bytes("", 0, &empty);
+	src s = {data, n, 0, 0};
+	MR_CHECK_OK(b->backend->put(b, &id, src_read, &s));
+	src e = {data, 0, 0, 0};
+	MR_CHECK_OK(b->backend->put(b, &empty, src_read, &e));
+	uint64_t size = 0;
+	MR_CHECK_OK(b->backend->stat(b, &id, &size));
+	MR_CHECK_EQ_INT(size, n);
+	MR_CHECK_OK(b->backend->stat(b, &empty, &size));
+	MR_CHECK_EQ_INT(size, 0);
+	uint8_t buf[100];
+	size_t got = 0;
+	MR_CHECK_OK(b->backend->get_range(b, &id, 0, buf, 10, &got));
+	MR_CHECK_EQ_INT(got, 10);
+	MR_CHECK(memcmp(buf, data, 10) == 0);
+	MR_CHECK_OK(b->backend->get_range(b, &id, n - 5, buf, 100, &got));
+	MR_CHECK_EQ_INT(got, 5);
+	MR_CHECK(memcmp(buf, data + n - 5, 5) == 0);
+	MR_CHECK_OK(b->backend->get_range(b, &id, n, buf, 100, &got));
+	MR_CHECK_EQ_INT(got, 0);
+	char path[600], text[65];
+	mr_blob_id_format(&id, text);
+	if (depth == 2)
+		snprintf(path, sizeof path, "%s/%.2s/%.2s/%s", store, text, text + 2, text);
+	else
+		snprintf(path, sizeof path, "%s/%s", store, text);
+	struct stat st;
+	MR_CHECK(stat(path, &st) == 0);
+	MR_CHECK_EQ_INT(st.st_mode & 0777, 0600);
+	if (depth == 2) {
+		snprintf(path, sizeof path, "%s/%.2s", store, text);
+		MR_CHECK(stat(path, &st) == 0);
+		MR_CHECK_EQ_INT(st.st_mode & 0777, 0700);
+	}
+	/* a failing source leaves nothing under the id and no temp file */
+	mr_blob_id other;
+	mr_blob_hash_bytes("other", 5, &other);
+	src f = {data, 1000, 0, 1};
+	MR_CHECK_RC(b->backend->put(b, &other, src_read, &f), MR_EIO);
+	MR_CHECK_RC(b->backend->stat(b, &other, &size), MR_ENOTFOUND);
+	MR_CHECK_EQ_INT(count_tmp(store), 0);
+	int count = 0;
+	MR_CHECK_OK(b->backend->list(b, count_cb, &count));
+	MR_CHECK_EQ_INT(count, 2);
+	MR_CHECK_OK(b->backend->remove(b, &id));
+	MR_CHECK_OK(b->backend->remove(b, &id)); /* idempotent */
+	MR_CHECK_RC(b->backend->stat(b, &id, &size), MR_ENOTFOUND);
+	MR_CHECK_RC(b->backend->get_range(b, &id, 0, buf, 1, &got), MR_ENOTFOUND);
+	b->backend->close(b);
+	free(data);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	MR_CHECK(system(cmd) == 0);
+}
+
+static void test_depth0(void) { run_depth(0); }
+static void test_depth2(void) { run_depth(2); }
+
+static void test_bad_depth(void)
+{
+	mr_blob_inst *b = NULL;
+	MR_CHECK_RC(mr_blob__fs_open(&b, "/tmp/x", 9), MR_EINVALID);
+}
+
+static void test_from_config(void)
+{
+	char root[] = "/tmp/mr-blob-cfg-XXXXXX";
+	MR_CHECK(mkdtemp(root) != NULL);
+	char text[600];
+	snprintf(text, sizeof text,
+		 "[storage]\nblob = \"b\"\ndata = \"d\"\n[store.\"d\"]\ntype = \"rocksdb\"\npath = \"%s/db\"\n[store.\"b\"]\ntype = \"fs\"\npath = \"%s/blobs\"\ndepth = 1\n", root, root);
+	mr_config *cfg = NULL;
+	MR_CHECK_OK(mr_config_parse(&cfg, text, strlen(text), "test.toml"));
+	mr_blob_inst *b = NULL;
+	MR_CHECK_OK(mr_blob__backend_open(&b, mr_config_store(cfg, "b")));
+	mr_blob_id id;
+	mr_blob_hash_bytes("x", 1, &id);
+	src s = {(const uint8_t *)"x", 1, 0, 0};
+	MR_CHECK_OK(b->backend->put(b, &id, src_read, &s));
+	uint64_t size = 0;
+	MR_CHECK_OK(b->backend->stat(b, &id, &size));
+	MR_CHECK_EQ_INT(size, 1);
+	b->backend->close(b);
+	mr_config_free(cfg);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	MR_CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+	MR_TEST_RUN(test_from_config);
+	MR_TEST_RUN(test_depth0);
+	MR_TEST_RUN(test_depth2);
+	MR_TEST_RUN(test_bad_depth);
+	MR_TEST_DONE();
+}
