@@ -67,6 +67,60 @@ if grep -q '"roles":{"data":{"store":"db","type":"sqlite"}' <<<"$out" && ! grep 
 else
   echo "FAIL --json: $out" >&2; fail=$((fail + 1))
 fi
+# a configuration naming every store type passes (types not built yet only warn)
+cat > "$work/all.toml" <<'TOML'
+[storage]
+data = "rocks"
+blob = "s3"
+fts = "es"
+lookup = "redis"
+[store.rocks]
+type = "rocksdb"
+path = "/tmp/mr-cli-all/rocks"
+[store.lite]
+type = "sqlite"
+path = "/tmp/mr-cli-all/db.sqlite"
+[store.pg]
+type = "postgresql"
+url = "postgresql://mr:secret@127.0.0.1:5432/mailroom"
+pool.max-connections = 4
+[store.my]
+type = "mysql"
+host = "127.0.0.1"
+port = 3306
+database = "mailroom"
+[store.files]
+type = "fs"
+path = "/tmp/mr-cli-all/blobs"
+depth = 2
+[store.s3]
+type = "s3"
+bucket = "mail"
+endpoint = "http://127.0.0.1:9000"
+region = "us-east-1"
+access-key = "ak"
+secret-key = "sk"
+[store.redis]
+type = "redis"
+urls = ["redis://127.0.0.1:7001", "redis://127.0.0.1:7002"]
+redis-type = "cluster"
+[store.mem]
+type = "local"
+max-memory = "64MiB"
+[store.es]
+type = "elasticsearch"
+url = "http://127.0.0.1:9200"
+[store.meili]
+type = "meilisearch"
+url = "http://127.0.0.1:7700"
+api-key = "key"
+TOML
+out=$("$mr" config check -c "$work/all.toml" 2>&1); code=$?
+if [ $code -eq 0 ] && [ "$(grep -c ' -> store ' <<<"$out")" -eq 4 ] && [ "$(grep -cE '^  [a-z0-9]+ \(' <<<"$out")" -eq 10 ] && ! grep -qE 'mr:secret@|"(ak|sk|key)"' <<<"$out"; then
+  pass=$((pass + 1))
+else
+  echo "FAIL every store type: exit $code: $out" >&2; fail=$((fail + 1))
+fi
 # a missing configuration file is exit 2 with the path
 out=$("$mr" config check -c "$work/none.toml" 2>&1); code=$?
 if [ $code -eq 2 ] && grep -qF "$work/none.toml" <<<"$out"; then pass=$((pass + 1)); else echo "FAIL missing file: $code $out" >&2; fail=$((fail + 1)); fi
