@@ -13,12 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MR_BLOB_ID_LEN 32
-#define MR_BLOB_ID_TEXT_LEN 64
-
-typedef struct mr_blob_id {
-	uint8_t bytes[MR_BLOB_ID_LEN];
-} mr_blob_id;
+#include "mailroom/blob.h" /* mr_blob_id, its text form */
 
 /* Streaming hasher; opaque storage sized for blake3_hasher. */
 typedef struct mr_blob_hasher {
@@ -34,11 +29,5 @@ void mr_blob_hash_bytes(const void *data, size_t len, mr_blob_id *out);
 /* Hashes a file streaming (64 KiB reads).  *size gets the byte count if
  * size is non-NULL.  Returns 0, MR_ENOTFOUND or MR_EIO naming the path. */
 int mr_blob_hash_file(const char *path, mr_blob_id *out, uint64_t *size);
-
-/* Writes the 64-digit text form plus NUL into out (65 bytes). */
-void mr_blob_id_format(const mr_blob_id *id, char out[MR_BLOB_ID_TEXT_LEN + 1]);
-/* Parses a text id; MR_EINVALID `blob id "xyz": expected 64 hex digits`. */
-int mr_blob_id_parse(const char *text, mr_blob_id *out);
-int mr_blob_id_equal(const mr_blob_id *a, const mr_blob_id *b);
 
 #endif
