@@ -605,19 +605,36 @@ static void s3_mp_abort(s3_inst *s, const char *key, s3_upload *u)
 	mr_buf_dispose(&r.err);
 }
 
-/* Fills buf from fn until it holds `want` bytes or the source ends. */
-static int s3_fill(mr_blob_read_fn fn, void *payload, uint8_t *buf, size_t *len, size_t want, bool *eof)
+/* The put buffer: grows by doubling up to what the blob needs, so a small
+ * blob never costs a threshold-sized allocation. */
+typedef struct s3_putbuf {
+	uint8_t *ptr;
+	size_t len, cap;
+} s3_putbuf;
+
+/* Reads from fn until buf holds `want` bytes or the source ends. */
+static int s3_fill(mr_blob_read_fn fn, void *payload, s3_putbuf *b, size_t want, bool *eof)
 {
-	while (*len < want) {
+	while (b->len < want) {
+		if (b->len == b->cap) {
+			size_t ncap = b->cap ? b->cap * 2 : 256 * 1024;
+			if (ncap > want)
+				ncap = want;
+			uint8_t *p = mr_realloc(b->ptr, ncap);
+			if (!p)
+				return MR_ENOMEM;
+			b->ptr = p;
+			b->cap = ncap;
+		}
 		size_t got = 0;
-		int rc = fn(buf + *len, want - *len, &got, payload);
+		int rc = fn(b->ptr + b->len, b->cap - b->len, &got, payload);
 		if (rc != 0)
 			return rc;
 		if (got == 0) {
 			*eof = true;
 			return 0;
 		}
-		*len += got;
+		b->len += got;
 	}
 	return 0;
 }
@@ -627,17 +644,13 @@ static int s3_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, voi
 	s3_inst *s = (s3_inst *)b;
 	char key[1200];
 	s3_key(s, id, key, sizeof key);
-	/* +1: one byte past the threshold tells "single PUT" from "multipart" */
-	size_t cap = (size_t)(s->mp_threshold + 1 > s->part_size ? s->mp_threshold + 1 : s->part_size);
-	uint8_t *buf = mr_malloc(cap ? cap : 1);
-	if (!buf)
-		return MR_ENOMEM;
-	size_t len = 0;
+	s3_putbuf buf = {NULL, 0, 0};
 	bool eof = false;
-	int rc = s3_fill(fn, payload, buf, &len, (size_t)s->mp_threshold + 1, &eof);
+	/* +1: one byte past the threshold tells "single PUT" from "multipart" */
+	int rc = s3_fill(fn, payload, &buf, (size_t)s->mp_threshold + 1, &eof);
 	if (rc == 0 && eof) {
-		rc = s3_put_single(s, key, buf, len);
-		mr_free(buf);
+		rc = s3_put_single(s, key, buf.ptr, buf.len);
+		mr_free(buf.ptr);
 		return rc;
 	}
 	s3_upload u = {NULL, MR_BUF_INIT, 0};
@@ -647,20 +660,20 @@ static int s3_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, voi
 	while (rc == 0) {
 		/* upload every full part held; keep the tail for the next read */
 		size_t off = 0;
-		while (rc == 0 && len - off >= s->part_size) {
-			rc = s3_mp_part(s, key, &u, buf + off, (size_t)s->part_size);
+		while (rc == 0 && buf.len - off >= s->part_size) {
+			rc = s3_mp_part(s, key, &u, buf.ptr + off, (size_t)s->part_size);
 			off += (size_t)s->part_size;
 		}
 		if (rc != 0)
 			break;
-		memmove(buf, buf + off, len - off);
-		len -= off;
+		memmove(buf.ptr, buf.ptr + off, buf.len - off);
+		buf.len -= off;
 		if (eof) {
-			if (len > 0 || u.nparts == 0)
-				rc = s3_mp_part(s, key, &u, buf, len);
+			if (buf.len > 0 || u.nparts == 0)
+				rc = s3_mp_part(s, key, &u, buf.ptr, buf.len);
 			break;
 		}
-		rc = s3_fill(fn, payload, buf, &len, (size_t)s->part_size, &eof);
+		rc = s3_fill(fn, payload, &buf, (size_t)s->part_size, &eof);
 	}
 	if (rc == 0)
 		rc = s3_mp_complete(s, key, &u);
@@ -680,7 +693,7 @@ static int s3_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, voi
 	}
 	mr_free(u.upload_id);
 	mr_buf_dispose(&u.parts);
-	mr_free(buf);
+	mr_free(buf.ptr);
 	return rc;
 }
 
