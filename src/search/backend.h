@@ -76,5 +76,7 @@ struct mr_search_backend {
 const mr_search_backend *mr_search__backend_find(const char *type);
 /* The built-in backend (always compiled). */
 extern const mr_search_backend mr_search__builtin;
+/* Elasticsearch/OpenSearch over HTTP (compiled with libcurl). */
+extern const mr_search_backend mr_search__elasticsearch;
 
 #endif
