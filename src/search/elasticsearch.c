@@ -987,7 +987,7 @@ static int es_stats(mr_search_inst *inst, uint64_t *bytes, uint64_t *docs)
 	}
 	*docs = (uint64_t)json_integer_value(json_object_get(r.json, "count"));
 	mr_search__http_resp_dispose(&r);
-	snprintf(path, sizeof(path), "/%s/_stats/store", es->index);
+	snprintf(path, sizeof(path), "/%s/_stats/store,docs", es->index);
 	if ((rc = mr_search__http_call(&es->http, "GET", path, NULL, 0, NULL, &r)) < 0)
 		return rc;
 	if (r.status != 200) {
@@ -995,8 +995,16 @@ static int es_stats(mr_search_inst *inst, uint64_t *bytes, uint64_t *docs)
 		mr_search__http_resp_dispose(&r);
 		return rc;
 	}
-	json_t *store = json_object_get(json_object_get(json_object_get(r.json, "_all"), "primaries"), "store");
-	*bytes = (uint64_t)json_integer_value(json_object_get(store, "size_in_bytes"));
+	/*
+	 * Lucene keeps deleted documents in its segments until a merge drops
+	 * them, so the store size alone does not shrink when mail is removed:
+	 * report it scaled by the share of live (Lucene) documents.
+	 */
+	json_t *prim = json_object_get(json_object_get(r.json, "_all"), "primaries");
+	double size = (double)json_integer_value(json_object_get(json_object_get(prim, "store"), "size_in_bytes"));
+	double live = (double)json_integer_value(json_object_get(json_object_get(prim, "docs"), "count"));
+	double dead = (double)json_integer_value(json_object_get(json_object_get(prim, "docs"), "deleted"));
+	*bytes = (uint64_t)(live + dead > 0 ? size * live / (live + dead) : size);
 	mr_search__http_resp_dispose(&r);
 	return 0;
 }
