@@ -101,6 +101,7 @@ static const mr_key_spec meili_keys[] = {
 	{"api-key", MR_KEY_SECRET},
 	{"index", MR_KEY_STRING},
 	{"timeout", MR_KEY_DURATION},
+	{"max-hits", MR_KEY_INT},
 	{"purge.frequency", MR_KEY_CRON},
 	{NULL, 0},
 };

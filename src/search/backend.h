@@ -78,5 +78,7 @@ const mr_search_backend *mr_search__backend_find(const char *type);
 extern const mr_search_backend mr_search__builtin;
 /* Elasticsearch/OpenSearch over HTTP (compiled with libcurl). */
 extern const mr_search_backend mr_search__elasticsearch;
+/* Meilisearch over HTTP (compiled with libcurl). */
+extern const mr_search_backend mr_search__meilisearch;
 
 #endif

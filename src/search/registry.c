@@ -24,6 +24,8 @@ const mr_search_backend *mr_search__backend_find(const char *type)
 #if MR_HAVE_CURL
 	if (strcmp(type, "elasticsearch") == 0 || strcmp(type, "opensearch") == 0)
 		return &mr_search__elasticsearch;
+	if (strcmp(type, "meilisearch") == 0)
+		return &mr_search__meilisearch;
 #endif
 	for (size_t i = 0; i < MR_ARRAY_LEN(external_types); i++)
 		if (strcmp(type, external_types[i]) == 0)

@@ -13,6 +13,7 @@ set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c APPEND PROPERTY
 if(MR_HAVE_CURL)
   list(APPEND MR_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/http.c
-    ${CMAKE_CURRENT_LIST_DIR}/elasticsearch.c)
+    ${CMAKE_CURRENT_LIST_DIR}/elasticsearch.c
+    ${CMAKE_CURRENT_LIST_DIR}/meilisearch.c)
   list(APPEND MR_LIBS PkgConfig::MR_CURL)
 endif()

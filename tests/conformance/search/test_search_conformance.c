@@ -3,7 +3,7 @@
  * search store a configuration names: argv[1] picks the data backend the
  * built-in index lives in (rocksdb, sqlite, postgresql, mysql), or an
  * external engine (elasticsearch: MR_TEST_OPENSEARCH_URL or
- * MR_TEST_ELASTICSEARCH_URL).  Server backends read their URL variable
+ * MR_TEST_ELASTICSEARCH_URL; meilisearch: MR_TEST_MEILISEARCH_URL).  Server backends read their URL variable
  * and print SKIPPED when unset.  Written against public headers only.
  *
  * Covers field scoping, phrases, prefixes, boolean logic, dates, sizes,
@@ -502,6 +502,21 @@ int main(int argc, char **argv)
 			 "[storage]\ndata = \"db\"\nfts = \"es\"\n[store.\"db\"]\ntype = \"rocksdb\"\npath = \"%s/data\"\n"
 			 "[store.\"es\"]\ntype = \"elasticsearch\"\nurl = \"%s\"\nindex = \"mailroom-conformance\"\n",
 			 dir, url);
+	} else if (strcmp(backend, "meilisearch") == 0) {
+		const char *url = getenv("MR_TEST_MEILISEARCH_URL");
+		if (!url || !*url)
+			MR_TEST_SKIP("search conformance over meilisearch: MR_TEST_MEILISEARCH_URL is not set (no "
+				     "Meilisearch server could be had: scripts/servers/meilisearch says why)");
+		if (!mkdtemp(dir)) {
+			perror("mkdtemp");
+			return 1;
+		}
+		tmp = true;
+		const char *key = getenv("MR_TEST_MEILISEARCH_KEY");
+		snprintf(cfgtext, sizeof(cfgtext),
+			 "[storage]\ndata = \"db\"\nfts = \"ms\"\n[store.\"db\"]\ntype = \"rocksdb\"\npath = \"%s/data\"\n"
+			 "[store.\"ms\"]\ntype = \"meilisearch\"\nurl = \"%s\"\nindex = \"mailroom-conformance\"\n%s%s%s",
+			 dir, url, key && *key ? "api-key = \"" : "", key && *key ? key : "", key && *key ? "\"\n" : "");
 	} else if (strcmp(backend, "postgresql") == 0 || strcmp(backend, "mysql") == 0) {
 		const char *env = strcmp(backend, "postgresql") == 0 ? "MR_TEST_PG_URL" : "MR_TEST_MYSQL_URL";
 		const char *url = getenv(env);
