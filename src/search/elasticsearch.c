@@ -559,6 +559,20 @@ static int es_index(mr_search_inst *inst, uint64_t account, uint32_t doc_id, con
 	return es_bulk_index(es_of(inst), account, 1, &doc_id, doc);
 }
 
+#define ES_BULK_DOCS 500
+
+static int es_index_batch(mr_search_inst *inst, uint64_t account, const uint32_t *ids, const mr_search_doc *docs,
+			  size_t n)
+{
+	for (size_t at = 0; at < n; at += ES_BULK_DOCS) {
+		int rc = es_bulk_index(es_of(inst), account, n - at < ES_BULK_DOCS ? n - at : ES_BULK_DOCS, ids + at,
+				       docs + at);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int es_remove(mr_search_inst *inst, uint64_t account, uint32_t doc_id)
 {
 	es_inst *es = es_of(inst);
@@ -1019,4 +1033,5 @@ const mr_search_backend mr_search__elasticsearch = {
 	.remove = es_remove,
 	.query = es_query,
 	.stats = es_stats,
+	.index_batch = es_index_batch,
 };
