@@ -116,6 +116,7 @@ static const mr_store_type types[] = {
 	{"redis", MR_ROLE_LOOKUP, MR_HAVE_REDIS, true, "libhiredis", "url|urls", redis_keys},
 	{"local", MR_ROLE_LOOKUP, true, true, NULL, NULL, local_keys},
 	{"elasticsearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys},
+	{"opensearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys}, /* same backend */
 	{"meilisearch", MR_ROLE_FTS, MR_HAVE_CURL, false, "libcurl", "url", meili_keys},
 };
 
