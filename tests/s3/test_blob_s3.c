@@ -552,6 +552,23 @@ static void test_stalled_server(void)
 	uint64_t size;
 	MR_CHECK_RC(b->backend->stat(b, &id, &size), MR_ENOTFOUND); /* warm: connection open */
 	MR_CHECK(kill((pid_t)pid, SIGSTOP) == 0);
+	/* kill() returns before every thread has stopped: wait for state T */
+	char statp[64];
+	snprintf(statp, sizeof statp, "/proc/%ld/stat", pid);
+	for (int i = 0; i < 200; i++) {
+		char line[512] = "";
+		FILE *sf = fopen(statp, "r");
+		if (sf) {
+			if (!fgets(line, sizeof line, sf))
+				line[0] = '\0';
+			fclose(sf);
+		}
+		const char *rp = strrchr(line, ')');
+		if (rp && rp[1] == ' ' && rp[2] == 'T')
+			break;
+		usleep(10000);
+	}
+	usleep(100000);
 	double t0 = now_s();
 	int rc = b->backend->stat(b, &id, &size);
 	double took = now_s() - t0;
