@@ -52,12 +52,14 @@ static ssize_t plain_write(mr_redis_conn *c, const void *buf, size_t len, short 
 }
 
 static void plain_free(mr_redis_conn *c) { (void)c; }
+static bool plain_pending(mr_redis_conn *c) { (void)c; return false; }
 
 static const mr_redis_transport plain_transport = {
 	.name = "tcp",
 	.read = plain_read,
 	.write = plain_write,
 	.free = plain_free,
+	.pending = plain_pending,
 };
 
 int mr_redis__conn_wait(mr_redis_conn *c, short events, uint64_t deadline, const char *what)
@@ -195,6 +197,7 @@ int mr_redis__conn_append(mr_redis_conn *c, int argc, const char *const *argv, c
 
 static int flush(mr_redis_conn *c, uint64_t deadline)
 {
+	c->sent = c->out_off < c->out.len;
 	while (c->out_off < c->out.len) {
 		short want = 0;
 		ssize_t n = c->t->write(c, c->out.ptr + c->out_off, c->out.len - c->out_off, &want);
@@ -238,6 +241,11 @@ int mr_redis__conn_get_reply(mr_redis_conn *c, redisReply **reply)
 			c->first_byte_seen = true;
 			return 0;
 		}
+		/* right after sending, the answer cannot be there yet: wait first
+		 * and spare a read that would only say EAGAIN */
+		if (c->sent && !c->t->pending(c) && (rc = mr_redis__conn_wait(c, POLLIN, deadline, "waiting for a reply")) < 0)
+			return rc;
+		c->sent = false;
 		char buf[16384];
 		short want = 0;
 		ssize_t n = c->t->read(c, buf, sizeof(buf), &want);

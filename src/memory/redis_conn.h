@@ -44,6 +44,7 @@ typedef struct mr_redis_transport {
 	ssize_t (*read)(mr_redis_conn *c, void *buf, size_t len, short *want);
 	ssize_t (*write)(mr_redis_conn *c, const void *buf, size_t len, short *want);
 	void (*free)(mr_redis_conn *c); /* releases transport state; the fd is closed by the caller */
+	bool (*pending)(mr_redis_conn *c); /* bytes already read from the socket, not yet returned */
 } mr_redis_transport;
 
 struct mr_redis_conn {
@@ -54,6 +55,7 @@ struct mr_redis_conn {
 	redisReader *reader;
 	mr_buf out;     /* encoded commands not yet written */
 	size_t out_off; /* bytes of out already written */
+	bool sent;      /* the last get_reply sent commands: wait before reading */
 	bool first_byte_seen;
 	int fail_code; /* set by a transport whose failure is not MR_EUNAVAILABLE (MR_EAUTH) */
 	bool tls_cert_requested; /* the TLS server asked for a client certificate we do not have */

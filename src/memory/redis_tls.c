@@ -179,11 +179,16 @@ static void tls_free(mr_redis_conn *c)
 	c->tls = NULL;
 }
 
+/* Records OpenSSL read from the socket but has not returned yet: polling
+ * the socket for them would wait for nothing. */
+static bool tls_pending(mr_redis_conn *c) { return c->tls && SSL_has_pending(c->tls); }
+
 static const mr_redis_transport tls_transport = {
 	.name = "tls",
 	.read = tls_read,
 	.write = tls_write,
 	.free = tls_free,
+	.pending = tls_pending,
 };
 
 /* ---- settings ---- */
