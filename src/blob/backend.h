@@ -50,9 +50,19 @@ struct mr_blob_backend {
 /* fs backend: root directory (created 0700), fan-out depth 0-4. */
 int mr_blob__fs_open(mr_blob_inst **out, const char *path, int depth);
 
-/* Opens the backend a store config names (registry.c): "fs" (path, depth
- * default 2).  MR_EINVALID naming the store for a bad type or key. */
+/* s3 backend (s3.c, built when libcurl is found): opens from the store's
+ * keys (endpoint, region, bucket, key-prefix, access-key, secret-key,
+ * session-token, path-style, timeout, max-retries, multipart-threshold,
+ * part-size); no network I/O until the first operation. */
 struct mr_store_config;
+int mr_blob__s3_open(mr_blob_inst **out, const struct mr_store_config *sc);
+/* TEST ONLY: ListObjectsV2 page size (1-1000), to exercise pagination. */
+void mr_blob__s3_set_list_page(mr_blob_inst *b, unsigned max_keys);
+/* TEST ONLY: how many puts went up as multipart uploads. */
+uint64_t mr_blob__s3_multipart_puts(mr_blob_inst *b);
+
+/* Opens the backend a store config names (registry.c): "fs" (path, depth
+ * default 2), "s3".  MR_EINVALID naming the store for a bad type or key. */
 int mr_blob__backend_open(mr_blob_inst **out, const struct mr_store_config *sc);
 
 /*

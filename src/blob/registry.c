@@ -1,12 +1,14 @@
 /*
  * registry.c — maps a blob store's config `type` to its backend and opens
- * it from the store's `[store."<id>"]` keys: "fs", and a data-store type
- * (rocksdb, sqlite, postgresql, mysql) for the data-store backend.
+ * it from the store's `[store."<id>"]` keys: "fs" always, "s3" when
+ * libcurl was found at configure time, and a data-store type (rocksdb,
+ * sqlite, postgresql, mysql) for the data-store backend.
  */
 #include "blob/backend.h"
 
 #include "core/config.h"
 #include "mailroom/mailroom.h"
+#include "mr_features.h"
 
 #include <string.h>
 
@@ -26,9 +28,14 @@ int mr_blob__backend_open(mr_blob_inst **out, const mr_store_config *sc)
 			return rc;
 		return mr_blob__fs_open(out, path, (int)depth);
 	}
-	if (type && (strcmp(type, "s3") == 0 || strcmp(type, "data") == 0))
-		return mr_error_set(MR_ENOTSUPPORTED, "store \"%s\": blob backend \"%s\" is not built yet on this branch", id, type);
-	return mr_error_set(MR_EINVALID, "store \"%s\": \"%s\" is not a blob backend (expected fs)", id, type ? type : "");
+	if (type && strcmp(type, "s3") == 0) {
+#if MR_HAVE_CURL
+		return mr_blob__s3_open(out, sc);
+#else
+		return mr_error_set(MR_ENOTSUPPORTED, "store \"%s\": backend \"s3\" is not compiled into this build (libcurl was not found at configure time)", id);
+#endif
+	}
+	return mr_error_set(MR_EINVALID, "store \"%s\": \"%s\" is not a blob backend (expected fs or s3)", id, type ? type : "");
 }
 
 /* Data-store types are the data-store blob backend; everything else goes

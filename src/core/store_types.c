@@ -116,7 +116,7 @@ static const mr_store_type types[] = {
 	{"postgresql", MR_ROLE_ALL, MR_HAVE_POSTGRES, true, "libpq", "url|host", data_keys},
 	{"mysql", MR_ROLE_ALL, MR_HAVE_MYSQL, true, "libmariadb", "url|host", data_keys},
 	{"fs", MR_ROLE_BLOB, true, true, NULL, "path", fs_keys},
-	{"s3", MR_ROLE_BLOB, MR_HAVE_CURL, false, "libcurl", "bucket", s3_keys},
+	{"s3", MR_ROLE_BLOB, MR_HAVE_CURL, true, "libcurl", "bucket", s3_keys},
 	{"redis", MR_ROLE_LOOKUP, MR_HAVE_REDIS, true, "libhiredis", "url|urls", redis_keys},
 	{"local", MR_ROLE_LOOKUP, true, true, NULL, NULL, local_keys},
 	{"elasticsearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys},
