@@ -541,7 +541,7 @@ static int s3_mp_create(s3_inst *s, const char *key, s3_upload *u)
 
 static int s3_mp_part(s3_inst *s, const char *key, s3_upload *u, const uint8_t *data, size_t len)
 {
-	char query[1024], what[400];
+	char query[1024], what[1300];
 	int num = u->nparts + 1;
 	if (num > 10000)
 		return mr_error_set(MR_ELIMIT, "s3 store \"%s\": put %s: more than 10000 parts; raise part-size",
