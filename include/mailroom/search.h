@@ -224,6 +224,13 @@ void mr_search_result_dispose(mr_search_result *r);
  * handle indexes).  Idempotent; safe beside indexing.  For purge tasks.
  */
 int mr_search_optimize(mr_search *s, uint64_t account);
+/*
+ * The smallest account id >= from with anything indexed, into *out, so
+ * purge tasks can walk every account (and resume from a cursor).
+ * MR_ENOTFOUND when there is none; MR_ENOTSUPPORTED when the backend
+ * cannot enumerate accounts.
+ */
+int mr_search_next_account(mr_search *s, uint64_t from, uint64_t *out);
 /* Bytes the index occupies (keys + values) and documents indexed, over all accounts. */
 int mr_search_stats(mr_search *s, uint64_t *bytes, uint64_t *docs);
 

@@ -47,6 +47,12 @@ int mr_cli_load_config(const mr_cli *cli, mr_config **out, int *exit_code);
 /* JSON string escaping to a stream. */
 void mr_cli_json_string(FILE *f, const char *s);
 
+/* Purge/daemon events, one line each on stdout (cmd_purge.c); payload: the mr_cli. */
+struct mr_purge_event;
+void mr_cli_purge_event(const struct mr_purge_event *ev, void *payload);
+/* Installs SIGTERM/SIGINT handlers raising *flag (cmd_purge.c). */
+void mr_cli_stop_on_signals(volatile int **flag);
+
 typedef int (*mr_cli_cmd_fn)(mr_cli *cli, int argc, char **argv);
 
 #define MR_CLI_COMMAND(name, fn, summary) int fn(mr_cli *cli, int argc, char **argv);

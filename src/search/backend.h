@@ -19,7 +19,8 @@
 #include "core/config.h"
 #include "mailroom/search.h"
 
-#define MR_SEARCH_BACKEND_VERSION 1
+/* 1: open..optimize; 2: next_account. */
+#define MR_SEARCH_BACKEND_VERSION 2
 
 /* Capability bits. */
 #define MR_SEARCH_CAP_RELEVANCE (1u << 0) /* MR_SEARCH_ORDER_RELEVANCE */
@@ -69,6 +70,13 @@ struct mr_search_backend {
 	 * safe beside concurrent indexing.  NULL: nothing to do.
 	 */
 	int (*optimize)(mr_search_inst *inst, uint64_t account);
+	/*
+	 * Optional (version 2).  The smallest account >= from that has
+	 * anything indexed, into *out; MR_ENOTFOUND when there is none.  NULL:
+	 * the front answers MR_ENOTSUPPORTED (purge tasks then have no
+	 * accounts to optimize).
+	 */
+	int (*next_account)(mr_search_inst *inst, uint64_t from, uint64_t *out);
 };
 
 /* Registry: the backend serving a store type ("rocksdb" -> builtin,

@@ -160,6 +160,17 @@ int mr_search_stats(mr_search *s, uint64_t *bytes, uint64_t *docs)
 	return rc;
 }
 
+int mr_search_next_account(mr_search *s, uint64_t from, uint64_t *out)
+{
+	if (s->backend->version < 2 || !s->backend->next_account)
+		return mr_error_set(MR_ENOTSUPPORTED, "search store \"%s\" (%s): cannot list accounts", s->store_id,
+				    s->backend->name);
+	int rc = s->backend->next_account(s->inst, from, out);
+	if (rc < 0 && rc != MR_ENOTFOUND)
+		mr_error_prefix("search store \"%s\" (%s): list accounts", s->store_id, s->backend->name);
+	return rc;
+}
+
 int mr_search_optimize(mr_search *s, uint64_t account)
 {
 	if (!s->backend->optimize)

@@ -770,6 +770,40 @@ static int builtin_open(mr_search_inst **out, const mr_store_config *sc, mr_data
 	return 0;
 }
 
+/* The first key at or after (FTS, from) names the next account; the global
+ * counters (GLOBAL_ACCOUNT) sort last and are no account. */
+static int builtin_next_account(mr_search_inst *inst, uint64_t from, uint64_t *out)
+{
+	builtin *b = mr_container_of(inst, builtin, base);
+	mr_key lo, hi;
+	key_account(&lo, from, 0);
+	lo.len--; /* (FTS, from) without the tag byte */
+	mr_key_init(&hi, MR_SUBSPACE_FTS + 1);
+	mr_range r = {.begin = mr_key_slice(&lo), .end = mr_key_slice(&hi), .flags = MR_SCAN_KEYS_ONLY, .limit = 1};
+	mr_iter *it = NULL;
+	int rc = mr_data_scan(b->data, &r, &it);
+	if (rc < 0)
+		return rc;
+	mr_slice k, v;
+	rc = mr_iter_next(it, &k, &v);
+	uint64_t acc = GLOBAL_ACCOUNT;
+	if (rc == 1) {
+		mr_key_reader kr;
+		uint8_t sub;
+		mr_key_reader_init(&kr, k);
+		rc = mr_key_read_u8(&kr, &sub);
+		if (rc == 0)
+			rc = mr_key_read_u64(&kr, &acc);
+	}
+	mr_iter_free(it);
+	if (rc < 0)
+		return rc;
+	if (acc == GLOBAL_ACCOUNT)
+		return MR_ENOTFOUND;
+	*out = acc;
+	return 0;
+}
+
 static void builtin_close(mr_search_inst *inst)
 {
 	if (!inst)
@@ -791,4 +825,5 @@ const mr_search_backend mr_search__builtin = {
 	.query = builtin_query,
 	.stats = builtin_stats,
 	.optimize = builtin_optimize,
+	.next_account = builtin_next_account,
 };
