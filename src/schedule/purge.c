@@ -356,6 +356,16 @@ static const task tasks[] = {
 	{"maintain", maintain_applies, maintain_run},
 };
 
+void mr_purge_describe_config(const mr_config *cfg, const char *store_id, char *buf, size_t len)
+{
+	mr_purge p = {.cfg = cfg,
+		      .data_id = mr_config_role(cfg, "data"),
+		      .blob_id = mr_config_role(cfg, "blob"),
+		      .fts_id = mr_config_role(cfg, "fts"),
+		      .lookup_id = mr_config_role(cfg, "lookup")};
+	mr_purge_describe(&p, store_id, buf, len);
+}
+
 void mr_purge_describe(mr_purge *p, const char *store_id, char *buf, size_t len)
 {
 	size_t at = 0;

@@ -101,6 +101,8 @@ void mr_purge_set_changes_hook(mr_purge *p, mr_purge_changes_fn fn, void *payloa
 
 /* Names of the tasks a purge of store_id runs, comma-separated, into buf ("" when none). */
 void mr_purge_describe(mr_purge *p, const char *store_id, char *buf, size_t len);
+/* Same from the configuration alone (nothing opened), for `schedule list`. */
+void mr_purge_describe_config(const mr_config *cfg, const char *store_id, char *buf, size_t len);
 
 typedef enum mr_purge_mode {
 	MR_PURGE_SLOT = 1, /* a scheduled slot: skipped if done; marks it done when complete */

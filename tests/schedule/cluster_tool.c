@@ -2,6 +2,7 @@
  * cluster_tool.c — helper of test_cluster.sh (not a test by itself):
  *   cluster_tool seed CONFIG N    indexes one document in each of accounts 1..N
  *                                 of the configuration's search store
+ *   cluster_tool unseed CONFIG N  removes those documents again
  *   cluster_tool check CONFIG N   every account 1..N still finds its document,
  *                                 and the index lists exactly those accounts
  * Exit 0 when done/intact, 1 with a message otherwise.
@@ -22,8 +23,8 @@ static int fail(const char *what)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4 || (strcmp(argv[1], "seed") && strcmp(argv[1], "check"))) {
-		fprintf(stderr, "usage: cluster_tool seed|check CONFIG N\n");
+	if (argc != 4 || (strcmp(argv[1], "seed") && strcmp(argv[1], "unseed") && strcmp(argv[1], "check"))) {
+		fprintf(stderr, "usage: cluster_tool seed|unseed|check CONFIG N\n");
 		return 2;
 	}
 	long n = strtol(argv[3], NULL, 10);
@@ -48,6 +49,15 @@ int main(int argc, char **argv)
 				goto done;
 			}
 		}
+		rc = 0;
+		goto done;
+	}
+	if (strcmp(argv[1], "unseed") == 0) {
+		for (long a = 1; a <= n; a++)
+			if (mr_search_remove(s, (uint64_t)a, 7) < 0 && mr_error_last()->code != MR_ENOTFOUND) {
+				rc = fail("remove");
+				goto done;
+			}
 		rc = 0;
 		goto done;
 	}
