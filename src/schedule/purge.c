@@ -25,6 +25,7 @@
 #include "core/config.h"
 #include "core/cron.h"
 #include "core/store_types.h"
+#include "mailroom/blob.h"
 #include "mailroom/memory.h"
 #include "mailroom/search.h"
 
@@ -59,7 +60,7 @@ struct mr_purge {
 	mr_memory *mem;
 	mr_memory_ns *ns;
 	mr_search *search;
-	int search_rc; /* 1: not tried yet */
+	mr_blob *blob;
 	mr_purge_changes_fn changes;
 	void *changes_payload;
 
@@ -152,7 +153,6 @@ int mr_purge_open(mr_purge **out, const mr_config *cfg, const mr_purge_opts *opt
 	p->cfg = cfg;
 	if (opts)
 		p->o = *opts;
-	p->search_rc = 1;
 	p->wall.scale = 1;
 	char host[256] = "node";
 	gethostname(host, sizeof(host) - 1);
@@ -203,6 +203,7 @@ void mr_purge_close(mr_purge *p)
 	if (!p)
 		return;
 	mr_search_close(p->search);
+	mr_blob_close(p->blob);
 	mr_memory_ns_free(p->ns);
 	mr_memory_close(p->mem);
 	for (size_t i = 0; i < p->nextra; i++) {
@@ -252,10 +253,23 @@ static int save_ckpt(mr_purge *p, const char *store, size_t task_i, uint64_t cur
 static bool blob_applies(mr_purge *p, const char *store) { return same(store, p->blob_id); }
 static int blob_run(task_run *t)
 {
-	/* The blob store front (src/blob/blob.c) is not built in this tree yet. */
-	t->complete = true;
-	snprintf(t->detail, sizeof(t->detail), "skipped=\"blob store front not built\"");
-	return 0;
+	mr_purge *p = t->p;
+	int rc;
+	if (!p->blob && (rc = mr_blob_open(&p->blob, p->cfg, p->blob_id, p->data)) < 0)
+		return rc;
+	/* One call: the front checkpoints in the meta store by itself and a
+	 * stopped or killed pass resumes there (max_blobs stays 0: each call
+	 * is a whole pass from its checkpoint round to it again). */
+	mr_blob_purge_opts o = {.grace_ms = p->o.grace_ms, .stop = &p->run_stop, .max_blobs = 0};
+	mr_blob_purge_stats st = {0};
+	rc = mr_blob_purge(p->blob, &o, &st);
+	t->complete = rc == 0 && st.complete;
+	snprintf(t->detail, sizeof(t->detail),
+		 "backend=%s reservations_expired=%" PRIu64 " blobs_deleted=%" PRIu64 " bytes_deleted=%" PRIu64
+		 " orphans_deleted=%" PRIu64,
+		 mr_blob_backend_name(p->blob), st.reservations_expired, st.blobs_deleted, st.bytes_deleted,
+		 st.orphans_deleted);
+	return rc;
 }
 
 /* memory: expired keys of the in-memory store (work only on the data-store backend). */
@@ -301,16 +315,15 @@ static bool search_applies(mr_purge *p, const char *store) { return same(store, 
 static int search_run(task_run *t)
 {
 	mr_purge *p = t->p;
-	if (p->search_rc == 1) {
+	int rc;
+	if (!p->search) { /* opened on first use; retried by the next run after a failure */
 		mr_data *d = NULL;
-		p->search_rc = is_data_type(p->cfg, p->fts_id) ? get_data(p, p->fts_id, &d) : 0;
-		if (p->search_rc == 0)
-			p->search_rc = mr_search_open(&p->search, p->cfg, p->fts_id, d);
+		if ((is_data_type(p->cfg, p->fts_id) && (rc = get_data(p, p->fts_id, &d)) < 0) ||
+		    (rc = mr_search_open(&p->search, p->cfg, p->fts_id, d)) < 0)
+			return rc;
 	}
-	if (p->search_rc < 0)
-		return mr_error_set(p->search_rc, "search store \"%s\" did not open earlier in this process", p->fts_id);
 	uint64_t accounts = 0, acc = t->cursor;
-	int rc = 0;
+	rc = 0;
 	t->complete = false;
 	while (!p->run_stop) {
 		rc = mr_search_next_account(p->search, acc, &acc);
@@ -476,6 +489,9 @@ static int run_tasks(mr_purge *p, const char *store, mr_purge_outcome *outcome)
 			break;
 		}
 		task_run t = {.p = p, .store = store, .cursor = i == first ? cursor : 0};
+		/* "in task i": a node killed during it leaves this for the next run */
+		if ((rc = save_ckpt(p, store, i, t.cursor)) < 0)
+			break;
 		uint64_t t0 = mr_now_monotonic_ms();
 		int trc = tasks[i].run(&t);
 		uint64_t ms = mr_now_monotonic_ms() - t0;
