@@ -52,6 +52,7 @@ typedef struct job {
 	char *thread_subject;
 	/* committer */
 	uint32_t email;
+	int64_t received_at;
 	mr_email_outcome outcome;
 	struct job *next;
 } job;
@@ -213,99 +214,136 @@ static int append_list(mr_buf *b, const mr_mail_address_list *l)
 	return rc ? rc : mr_buf_put(b, "", 1);
 }
 
-static int index_job(ctx *c, job *j)
+typedef struct docbuf {
+	mr_buf from, to, cc, bcc, body, att;
+	char **names;
+	size_t nnames;
+	mr_search_header hdrs[2];
+	mr_search_doc doc;
+} docbuf;
+
+static void docbuf_dispose(docbuf *db)
+{
+	for (size_t i = 0; i < db->nnames; i++)
+		mr_free(db->names[i]);
+	mr_free(db->names);
+	mr_buf_dispose(&db->from);
+	mr_buf_dispose(&db->to);
+	mr_buf_dispose(&db->cc);
+	mr_buf_dispose(&db->bcc);
+	mr_buf_dispose(&db->body);
+	mr_buf_dispose(&db->att);
+	memset(db, 0, sizeof(*db));
+}
+
+/* The search document of a stored message (db must be zeroed). */
+static int build_doc(ctx *c, job *j, docbuf *db)
 {
 	const mr_message *m = j->msg;
-	mr_buf from = {0}, to = {0}, cc = {0}, bcc = {0}, body = {0}, att = {0};
-	char **names = NULL;
-	size_t nnames = 0;
-	int rc = append_list(&from, &m->from);
+	int rc = append_list(&db->from, &m->from);
 	if (rc == 0)
-		rc = append_list(&to, &m->to);
+		rc = append_list(&db->to, &m->to);
 	if (rc == 0)
-		rc = append_list(&cc, &m->cc);
+		rc = append_list(&db->cc, &m->cc);
 	if (rc == 0)
-		rc = append_list(&bcc, &m->bcc);
+		rc = append_list(&db->bcc, &m->bcc);
 	for (size_t i = 0; rc == 0 && i < m->text_count; i++) {
 		if (i)
-			rc = mr_buf_puts(&body, "\n");
+			rc = mr_buf_puts(&db->body, "\n");
 		if (rc == 0)
-			rc = mr_buf_put(&body, m->texts[i].text, m->texts[i].len);
+			rc = mr_buf_put(&db->body, m->texts[i].text, m->texts[i].len);
 	}
 	if (rc == 0)
-		rc = mr_buf_put(&body, "", 1);
+		rc = mr_buf_put(&db->body, "", 1);
 	for (size_t i = 0; rc == 0 && i < m->attachment_count; i++) {
 		const mr_mail_attachment *a = &m->attachments[i];
 		if (a->name[0])
-			rc = mr_buf_printf(&att, "%s\n", a->name);
+			rc = mr_buf_printf(&db->att, "%s\n", a->name);
 		if (rc == 0 && a->text)
-			rc = mr_buf_put(&att, a->text, a->text_len);
+			rc = mr_buf_put(&db->att, a->text, a->text_len);
 		if (rc == 0)
-			rc = mr_buf_puts(&att, "\n");
+			rc = mr_buf_puts(&db->att, "\n");
 	}
 	if (rc == 0)
-		rc = mr_buf_put(&att, "", 1);
-	/* mailboxes holding it */
+		rc = mr_buf_put(&db->att, "", 1);
+	/* the mailboxes holding it (for in:) */
 	if (rc == 0 && j->outcome == MR_EMAIL_CREATED) {
-		names = mr_calloc(1, sizeof(*names));
-		if (!names || !(names[0] = mr_strdup(j->mailbox)))
+		db->names = mr_calloc(1, sizeof(*db->names));
+		if (!db->names || !(db->names[0] = mr_strdup(j->mailbox)))
 			rc = MR_ENOMEM;
 		else
-			nnames = 1;
+			db->nnames = 1;
 	} else if (rc == 0) {
 		mr_membership ms[64];
 		size_t n = 0;
 		rc = mr_model_email_mailboxes(c->d, c->account, j->email, ms, 64, &n);
 		if (n > 64)
 			n = 64;
-		if (rc == 0 && n) {
-			names = mr_calloc(n, sizeof(*names));
-			if (!names)
-				rc = MR_ENOMEM;
-		}
+		if (rc == 0 && n && !(db->names = mr_calloc(n, sizeof(*db->names))))
+			rc = MR_ENOMEM;
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			mr_mailbox_info mb;
 			if ((rc = mr_model_mailbox_get(c->d, c->account, ms[i].mailbox, &mb)) == 0 &&
-			    !(names[nnames++] = mr_strdup(mb.name)))
+			    !(db->names[db->nnames++] = mr_strdup(mb.name)))
 				rc = MR_ENOMEM;
 		}
 	}
-	mr_search_header hdrs[2];
 	size_t nh = 0;
 	if (m->message_id)
-		hdrs[nh++] = (mr_search_header){"message-id", m->message_id};
+		db->hdrs[nh++] = (mr_search_header){"message-id", m->message_id};
 	if (m->in_reply_to.count)
-		hdrs[nh++] = (mr_search_header){"in-reply-to", m->in_reply_to.items[0]};
-	if (rc == 0) {
-		mr_search_doc doc = {
-			.from = mr_buf_cstr(&from),
-			.to = mr_buf_cstr(&to),
-			.cc = mr_buf_cstr(&cc),
-			.bcc = mr_buf_cstr(&bcc),
-			.subject = m->subject,
-			.body = mr_buf_cstr(&body),
-			.attachment = mr_buf_cstr(&att),
-			.headers = hdrs,
-			.nheaders = nh,
-			.date = j->has_idate ? j->idate : (m->date_state == MR_MAIL_DATE_OK ? m->date : 0),
-			.size = (int64_t)m->raw_size,
-			.flags = mr_import_search_flags(j->flags),
-			.has_attachment = m->has_attachment,
-			.mailboxes = (const char *const *)names,
-			.nmailboxes = nnames,
-		};
-		rc = mr_search_index(c->search, c->account, j->email, &doc);
-	}
-	for (size_t i = 0; i < nnames; i++)
-		mr_free(names[i]);
-	mr_free(names);
-	mr_buf_dispose(&from);
-	mr_buf_dispose(&to);
-	mr_buf_dispose(&cc);
-	mr_buf_dispose(&bcc);
-	mr_buf_dispose(&body);
-	mr_buf_dispose(&att);
+		db->hdrs[nh++] = (mr_search_header){"in-reply-to", m->in_reply_to.items[0]};
+	db->doc = (mr_search_doc){
+		.from = mr_buf_cstr(&db->from),
+		.to = mr_buf_cstr(&db->to),
+		.cc = mr_buf_cstr(&db->cc),
+		.bcc = mr_buf_cstr(&db->bcc),
+		.subject = m->subject,
+		.body = mr_buf_cstr(&db->body),
+		.attachment = mr_buf_cstr(&db->att),
+		.headers = db->hdrs,
+		.nheaders = nh,
+		.date = j->received_at,
+		.size = (int64_t)m->raw_size,
+		.flags = mr_import_search_flags(j->flags),
+		.has_attachment = m->has_attachment,
+		.mailboxes = (const char *const *)db->names,
+		.nmailboxes = db->nnames,
+	};
 	return rc;
+}
+
+#define INDEX_GROUP 32
+
+/* Indexes a group of stored messages in one search-store call. */
+static void index_group(ctx *c, job **jobs, size_t n)
+{
+	docbuf db[INDEX_GROUP];
+	mr_search_doc docs[INDEX_GROUP];
+	uint32_t ids[INDEX_GROUP];
+	memset(db, 0, sizeof(db));
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = build_doc(c, jobs[i], &db[i]);
+		docs[i] = db[i].doc;
+		ids[i] = jobs[i]->email;
+	}
+	if (rc == 0)
+		rc = mr_search_index_many(c->search, c->account, ids, docs, n);
+	char why[600];
+	if (rc)
+		snprintf(why, sizeof(why), "stored but not indexed: %s", mr_error_last()->message);
+	for (size_t i = 0; i < n; i++)
+		docbuf_dispose(&db[i]);
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (rc)
+			add_failure(c, jobs[i]->what, why);
+		else
+			c->res->indexed++;
+		retire(c, jobs[i]);
+	}
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void *worker(void *arg)
@@ -313,10 +351,17 @@ static void *worker(void *arg)
 	ctx *c = arg;
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		job *j = pop(&c->index_head, &c->index_tail);
-		bool is_index = j != NULL;
-		if (!j)
-			j = pop(&c->parse_head, &c->parse_tail);
+		if (c->index_head) {
+			job *group[INDEX_GROUP];
+			size_t n = 0;
+			while (n < INDEX_GROUP && c->index_head)
+				group[n++] = pop(&c->index_head, &c->index_tail);
+			pthread_mutex_unlock(&c->mu);
+			index_group(c, group, n);
+			pthread_mutex_lock(&c->mu);
+			continue;
+		}
+		job *j = pop(&c->parse_head, &c->parse_tail);
 		if (!j) {
 			if (c->stop)
 				break;
@@ -324,24 +369,10 @@ static void *worker(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&c->mu);
-		if (is_index) {
-			int rc = index_job(c, j);
-			pthread_mutex_lock(&c->mu);
-			if (rc) {
-				char why[600];
-				snprintf(why, sizeof(why), "stored as email %u but not indexed: %s", j->email,
-					 mr_error_last()->message);
-				add_failure(c, j->what, why);
-			} else {
-				c->res->indexed++;
-			}
-			retire(c, j);
-		} else {
-			prepare(c, j);
-			pthread_mutex_lock(&c->mu);
-			c->ring[j->seq % RING] = j;
-			pthread_cond_broadcast(&c->ready);
-		}
+		prepare(c, j);
+		pthread_mutex_lock(&c->mu);
+		c->ring[j->seq % RING] = j;
+		pthread_cond_broadcast(&c->ready);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -419,6 +450,7 @@ static int add_one(committer *cm, job *j)
 		.nwarnings = m->warning_count,
 	};
 	e.received_at = j->has_idate ? j->idate : (e.sent_at ? e.sent_at : mr_now_unix_ms() / 1000);
+	j->received_at = e.received_at;
 	size_t total = 0;
 	e.nthread_ids = mr_message_thread_ids(e.thread_ids, MR_ARRAY_LEN(e.thread_ids), &total, m);
 	return mr_model_email_add(cm->w, cm->b, mb, &e, &j->outcome, &j->email);
@@ -486,7 +518,7 @@ static int commit_batch(committer *cm)
 		}
 		if (c->search) {
 			push(&c->index_head, &c->index_tail, j);
-			pthread_cond_signal(&c->work);
+			pthread_cond_broadcast(&c->work);
 		} else {
 			retire(c, j);
 		}

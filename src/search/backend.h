@@ -19,7 +19,7 @@
 #include "core/config.h"
 #include "mailroom/search.h"
 
-#define MR_SEARCH_BACKEND_VERSION 1
+#define MR_SEARCH_BACKEND_VERSION 2
 
 /* Capability bits. */
 #define MR_SEARCH_CAP_RELEVANCE (1u << 0) /* MR_SEARCH_ORDER_RELEVANCE */
@@ -69,6 +69,13 @@ struct mr_search_backend {
 	 * safe beside concurrent indexing.  NULL: nothing to do.
 	 */
 	int (*optimize)(mr_search_inst *inst, uint64_t account);
+	/*
+	 * Optional (version 2).  Indexes n documents of one account with
+	 * distinct ids, all or none; NULL: the front calls index n times.
+	 * The built-in backend writes them in one data-store commit.
+	 */
+	int (*index_many)(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
+			  size_t n);
 };
 
 /* Registry: the backend serving a store type ("rocksdb" -> builtin,
