@@ -78,6 +78,15 @@ int mr_batch_assert_value(mr_batch *b, mr_slice key, mr_slice expected);
 int mr_batch_assert_absent(mr_batch *b, mr_slice key);
 size_t mr_batch_count(const mr_batch *b);
 /*
+ * What the batch itself will have written to `key` when it commits: 1 with
+ * *value set (borrowed until the next operation on the batch) if its last
+ * set of key is pending, 2 if its last write of key is a clear, 0 if the
+ * batch does not write key.  For fronts that add read-modify-write steps to
+ * a caller's batch and must see their own earlier steps (two blob links of
+ * one account in one batch).
+ */
+int mr_batch_lookup(const mr_batch *b, mr_slice key, mr_slice *value);
+/*
  * Commits all operations atomically.  Returns 0; MR_ECONFLICT (an assertion
  * failed or a concurrent writer won: nothing applied, retry); MR_ELIMIT
  * (too large); MR_EUNCERTAIN (connection lost during commit: outcome

@@ -9,6 +9,7 @@
 #define MR_BLOB_BACKEND_H
 
 #include "blob/hash.h"
+#include "mailroom/data.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,5 +54,19 @@ int mr_blob__fs_open(mr_blob_inst **out, const char *path, int depth);
  * default 2).  MR_EINVALID naming the store for a bad type or key. */
 struct mr_store_config;
 int mr_blob__backend_open(mr_blob_inst **out, const struct mr_store_config *sc);
+
+/*
+ * The data-store backend (datastore.c): chunks in MR_SUBSPACE_BLOB_DATA of
+ * the data store [store."<id>"] itself.  `shared` (may be NULL) is an open
+ * handle of that same store to reuse (the front's meta store when the blob
+ * store and the data store are one: RocksDB cannot be opened twice); else
+ * the backend opens its own.  Key `chunk-size` (default 512 KiB).
+ */
+int mr_blob__datastore_open(mr_blob_inst **out, const mr_config *cfg, const struct mr_store_config *sc,
+			    mr_data *shared);
+/* Like mr_blob__backend_open, and also the data-store types (rocksdb,
+ * sqlite, postgresql, mysql) through mr_blob__datastore_open. */
+int mr_blob__backend_open_cfg(mr_blob_inst **out, const mr_config *cfg, const struct mr_store_config *sc,
+			      mr_data *meta);
 
 #endif

@@ -217,6 +217,23 @@ void mr_batch_reset(mr_batch *b)
 
 size_t mr_batch_count(const mr_batch *b) { return b->n; }
 
+int mr_batch_lookup(const mr_batch *b, mr_slice key, mr_slice *value)
+{
+	for (size_t i = b->n; i-- > 0;) {
+		const batch_entry *e = &b->ops[i];
+		if (e->kind != MR_OP_SET && e->kind != MR_OP_CLEAR)
+			continue;
+		if (e->klen != key.len || memcmp(b->arena.ptr + e->koff, key.ptr, key.len) != 0)
+			continue;
+		if (e->kind == MR_OP_CLEAR)
+			return 2;
+		if (value)
+			*value = (mr_slice){b->arena.ptr + e->voff, e->vlen};
+		return 1;
+	}
+	return 0;
+}
+
 static int push(mr_batch *b, mr_batch_op_kind kind, mr_slice key, mr_slice value, int64_t delta)
 {
 	if (b->err)
