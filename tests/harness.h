@@ -92,4 +92,28 @@ static const char *mr_test_current;
 		return mr_test_failures ? 1 : 0;                                                   \
 	} while (0)
 
+
+/*
+ * Fills out with the test data directory tests/data/<sub>: $MR_TEST_DATA_DIR/<sub>
+ * when set, else found from the path of the calling source file (CMake
+ * compiles with absolute paths: tests/<dir>/x.c → tests/data).  Pass
+ * __FILE__ as src.
+ */
+static inline void mr_test_data_dir(char *out, size_t cap, const char *src, const char *sub)
+{
+	const char *env = getenv("MR_TEST_DATA_DIR");
+	if (env) {
+		snprintf(out, cap, "%s/%s", env, sub);
+		return;
+	}
+	snprintf(out, cap, "%s", src);
+	for (int up = 0; up < 2; up++) {
+		char *s = strrchr(out, '/');
+		if (s)
+			*s = '\0';
+	}
+	size_t n = strlen(out);
+	snprintf(out + n, cap - n, "/data/%s", sub);
+}
+
 #endif

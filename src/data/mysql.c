@@ -26,6 +26,7 @@
  * the front's (data.c).  See docs/data-sql.md.
  */
 #include "data/backend.h"
+#include "data/pool.h"
 
 #include <errno.h>
 #include <mysql.h>
@@ -83,11 +84,7 @@ typedef struct my_inst {
 	char address[300];
 	int64_t timeout_ms;
 	unsigned long max_packet; /* the server's max_allowed_packet */
-	size_t pool_max;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	my_conn **idle;
-	size_t nidle, nopen;
+	mr_conn_pool pool;
 } my_inst;
 
 static my_inst *my_of(mr_data_inst *inst) { return mr_container_of(inst, my_inst, base); }
@@ -262,73 +259,22 @@ static bool my_conn_alive(my_conn *mc)
 	return n == 0;
 }
 
+static int pool_connect(void *owner, void **out) { return my_connect(owner, (my_conn **)out); }
+static bool pool_alive(void *conn) { return my_conn_alive(conn); }
+static bool pool_reusable(void *conn) { return !((my_conn *)conn)->broken; }
+static void pool_free(void *conn) { my_conn_free(conn); }
+
+static const mr_conn_pool_ops my_pool_ops = {pool_connect, pool_alive, pool_reusable, pool_free};
+
 static int my_acquire(my_inst *mi, my_conn **out)
 {
-	*out = NULL;
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += mi->timeout_ms / 1000;
-	until.tv_nsec += (mi->timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&mi->mu);
-	for (;;) {
-		if (mi->nidle > 0) {
-			my_conn *mc = mi->idle[--mi->nidle];
-			pthread_mutex_unlock(&mi->mu);
-			if (my_conn_alive(mc)) {
-				*out = mc;
-				return 0;
-			}
-			my_conn_free(mc);
-			int rc = my_connect(mi, out);
-			if (rc < 0) {
-				pthread_mutex_lock(&mi->mu);
-				mi->nopen--;
-				pthread_cond_signal(&mi->cv);
-				pthread_mutex_unlock(&mi->mu);
-			}
-			return rc;
-		}
-		if (mi->nopen < mi->pool_max) {
-			mi->nopen++;
-			pthread_mutex_unlock(&mi->mu);
-			int rc = my_connect(mi, out);
-			if (rc < 0) {
-				pthread_mutex_lock(&mi->mu);
-				mi->nopen--;
-				pthread_cond_signal(&mi->cv);
-				pthread_mutex_unlock(&mi->mu);
-			}
-			return rc;
-		}
-		if (pthread_cond_timedwait(&mi->cv, &mi->mu, &until) == ETIMEDOUT && mi->nidle == 0 &&
-		    mi->nopen >= mi->pool_max) {
-			pthread_mutex_unlock(&mi->mu);
-			return mr_error_set(MR_EUNAVAILABLE,
-					    "mysql at %s: no free connection within %lld ms (pool.max-connections = %zu)",
-					    mi->address, (long long)mi->timeout_ms, mi->pool_max);
-		}
-	}
+	void *conn = NULL;
+	int rc = mr_conn_pool_acquire(&mi->pool, &conn);
+	*out = conn;
+	return rc;
 }
 
-static void my_release(my_inst *mi, my_conn *mc)
-{
-	if (!mc)
-		return;
-	bool keep = !mc->broken;
-	pthread_mutex_lock(&mi->mu);
-	if (keep)
-		mi->idle[mi->nidle++] = mc;
-	else
-		mi->nopen--;
-	pthread_cond_signal(&mi->cv);
-	pthread_mutex_unlock(&mi->mu);
-	if (!keep)
-		my_conn_free(mc);
-}
+static void my_release(my_inst *mi, my_conn *mc) { mr_conn_pool_release(&mi->pool, mc); }
 
 /* ---- statements ---- */
 
@@ -865,15 +811,11 @@ static void my_close(mr_data_inst *inst)
 	if (!inst)
 		return;
 	my_inst *mi = my_of(inst);
-	for (size_t i = 0; i < mi->nidle; i++)
-		my_conn_free(mi->idle[i]);
-	mr_free(mi->idle);
+	mr_conn_pool_destroy(&mi->pool);
 	mr_free(mi->host);
 	mr_free(mi->user);
 	mr_free(mi->password);
 	mr_free(mi->database);
-	pthread_cond_destroy(&mi->cv);
-	pthread_mutex_destroy(&mi->mu);
 	mr_free(mi);
 }
 
@@ -965,8 +907,6 @@ static int my_open(mr_data_inst **out, const mr_store_config *sc)
 	if (!mi)
 		return MR_ENOMEM;
 	mi->base.backend = &mr_data_backend_mysql;
-	pthread_mutex_init(&mi->mu, NULL);
-	pthread_cond_init(&mi->cv, NULL);
 	mi->port = 3306;
 
 	const char *url = NULL, *host = NULL, *database = NULL, *user = NULL, *password = NULL;
@@ -1000,19 +940,15 @@ static int my_open(mr_data_inst **out, const mr_store_config *sc)
 	if (!url || mr_store_config_has(sc, "port"))
 		mi->port = (unsigned)port;
 	snprintf(mi->address, sizeof mi->address, "%s:%u", mi->host, mi->port);
-	mi->pool_max = (size_t)pool;
-	if (!(mi->idle = mr_calloc(mi->pool_max, sizeof *mi->idle))) {
-		rc = MR_ENOMEM;
+	void *first = NULL;
+	if ((rc = mr_conn_pool_init(&mi->pool, &my_pool_ops, mi, (size_t)pool, mi->timeout_ms, "mysql",
+				    mi->address)) < 0 ||
+	    (rc = mr_conn_pool_first(&mi->pool, &first)) < 0)
 		goto done;
-	}
-	mi->nopen = 1;
-	if ((rc = my_connect(mi, &mc)) < 0) {
-		mi->nopen = 0;
-		goto done;
-	}
+	mc = first;
 	if ((rc = my_schema(mi, mc)) < 0)
 		goto done;
-	mi->idle[mi->nidle++] = mc;
+	my_release(mi, mc);
 	mc = NULL;
 	*out = &mi->base;
 	mi = NULL;

@@ -23,6 +23,7 @@
  * the front's (data.c); this file moves bytes.  See docs/data-sql.md.
  */
 #include "data/backend.h"
+#include "data/pool.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -89,11 +90,7 @@ typedef struct pg_inst {
 	size_t nowned;
 	char address[256]; /* host:port for messages */
 	int64_t timeout_ms;
-	size_t pool_max;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pg_conn **idle;
-	size_t nidle, nopen;
+	mr_conn_pool pool;
 } pg_inst;
 
 static pg_inst *pg_of(mr_data_inst *inst) { return mr_container_of(inst, pg_inst, base); }
@@ -240,76 +237,27 @@ static bool pg_conn_alive(pg_conn *pc)
 	return PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
 }
 
-static int pg_acquire(pg_inst *pi, pg_conn **out)
+static bool pg_conn_reusable(pg_conn *pc)
 {
-	*out = NULL;
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += pi->timeout_ms / 1000;
-	until.tv_nsec += (pi->timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&pi->mu);
-	for (;;) {
-		if (pi->nidle > 0) {
-			pg_conn *pc = pi->idle[--pi->nidle];
-			pthread_mutex_unlock(&pi->mu);
-			if (pg_conn_alive(pc)) {
-				*out = pc;
-				return 0;
-			}
-			/* dropped while idle: replace it within the same slot */
-			pg_conn_free(pc);
-			int rc = pg_connect(pi, out);
-			if (rc < 0) {
-				pthread_mutex_lock(&pi->mu);
-				pi->nopen--;
-				pthread_cond_signal(&pi->cv);
-				pthread_mutex_unlock(&pi->mu);
-			}
-			return rc;
-		}
-		if (pi->nopen < pi->pool_max) {
-			pi->nopen++;
-			pthread_mutex_unlock(&pi->mu);
-			int rc = pg_connect(pi, out);
-			if (rc < 0) {
-				pthread_mutex_lock(&pi->mu);
-				pi->nopen--;
-				pthread_cond_signal(&pi->cv);
-				pthread_mutex_unlock(&pi->mu);
-			}
-			return rc;
-		}
-		if (pthread_cond_timedwait(&pi->cv, &pi->mu, &until) == ETIMEDOUT && pi->nidle == 0 &&
-		    pi->nopen >= pi->pool_max) {
-			pthread_mutex_unlock(&pi->mu);
-			return mr_error_set(MR_EUNAVAILABLE,
-					    "postgresql at %s: no free connection within %lld ms "
-					    "(pool.max-connections = %zu)",
-					    pi->address, (long long)pi->timeout_ms, pi->pool_max);
-		}
-	}
+	return !pc->broken && PQstatus(pc->conn) == CONNECTION_OK && PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
 }
 
-static void pg_release(pg_inst *pi, pg_conn *pc)
+static int pool_connect(void *owner, void **out) { return pg_connect(owner, (pg_conn **)out); }
+static bool pool_alive(void *conn) { return pg_conn_alive(conn); }
+static bool pool_reusable(void *conn) { return pg_conn_reusable(conn); }
+static void pool_free(void *conn) { pg_conn_free(conn); }
+
+static const mr_conn_pool_ops pg_pool_ops = {pool_connect, pool_alive, pool_reusable, pool_free};
+
+static int pg_acquire(pg_inst *pi, pg_conn **out)
 {
-	if (!pc)
-		return;
-	bool keep = !pc->broken && PQstatus(pc->conn) == CONNECTION_OK &&
-		    PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
-	pthread_mutex_lock(&pi->mu);
-	if (keep)
-		pi->idle[pi->nidle++] = pc;
-	else
-		pi->nopen--;
-	pthread_cond_signal(&pi->cv);
-	pthread_mutex_unlock(&pi->mu);
-	if (!keep)
-		pg_conn_free(pc);
+	void *conn = NULL;
+	int rc = mr_conn_pool_acquire(&pi->pool, &conn);
+	*out = conn;
+	return rc;
 }
+
+static void pg_release(pg_inst *pi, pg_conn *pc) { mr_conn_pool_release(&pi->pool, pc); }
 
 /* ---- errors ---- */
 
@@ -925,13 +873,9 @@ static void pg_close(mr_data_inst *inst)
 	if (!inst)
 		return;
 	pg_inst *pi = pg_of(inst);
-	for (size_t i = 0; i < pi->nidle; i++)
-		pg_conn_free(pi->idle[i]);
-	mr_free(pi->idle);
+	mr_conn_pool_destroy(&pi->pool);
 	for (size_t i = 0; i < pi->nowned; i++)
 		mr_free(pi->owned[i]);
-	pthread_cond_destroy(&pi->cv);
-	pthread_mutex_destroy(&pi->mu);
 	mr_free(pi);
 }
 
@@ -982,8 +926,6 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 	if (!pi)
 		return MR_ENOMEM;
 	pi->base.backend = &mr_data_backend_postgresql;
-	pthread_mutex_init(&pi->mu, NULL);
-	pthread_cond_init(&pi->cv, NULL);
 
 	const char *url = NULL, *host = NULL, *database = NULL, *user = NULL, *password = NULL, *sslmode = NULL;
 	int64_t port = 0, pool = 0;
@@ -1012,12 +954,9 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 				  mr_store_config_id(sc));
 		goto done;
 	}
-	pi->pool_max = (size_t)pool;
-	pi->idle = mr_calloc(pi->pool_max, sizeof *pi->idle);
-	if (!pi->idle) {
-		rc = MR_ENOMEM;
+	if ((rc = mr_conn_pool_init(&pi->pool, &pg_pool_ops, pi, (size_t)pool, pi->timeout_ms, "postgresql",
+				    pi->address)) < 0)
 		goto done;
-	}
 
 	/* With expand_dbname, a URI in "dbname" is expanded in place: keywords
 	 * after it override what it says, keywords before it are defaults. */
@@ -1060,14 +999,13 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 
 	/* The first connection proves the server answers and the credentials
 	 * work, and creates the schema; it stays in the pool. */
-	pi->nopen = 1;
-	if ((rc = pg_connect(pi, &pc)) < 0) {
-		pi->nopen = 0;
+	void *first = NULL;
+	if ((rc = mr_conn_pool_first(&pi->pool, &first)) < 0)
 		goto done;
-	}
+	pc = first;
 	if ((rc = pg_schema(pi, pc)) < 0)
 		goto done;
-	pi->idle[pi->nidle++] = pc;
+	pg_release(pi, pc);
 	pc = NULL;
 	*out = &pi->base;
 	pi = NULL;

@@ -15,22 +15,7 @@
 
 static char data_dir[4096];
 
-static void find_data_dir(void)
-{
-	const char *env = getenv("MR_TEST_DATA_DIR");
-	if (env) {
-		snprintf(data_dir, sizeof(data_dir), "%s/mail", env);
-		return;
-	}
-	snprintf(data_dir, sizeof(data_dir), "%s", __FILE__);
-	char *s = strrchr(data_dir, '/');
-	if (s)
-		*s = '\0';
-	s = strrchr(data_dir, '/');
-	if (s)
-		*s = '\0';
-	strncat(data_dir, "/data/mail", sizeof(data_dir) - strlen(data_dir) - 1);
-}
+static void find_data_dir(void) { mr_test_data_dir(data_dir, sizeof data_dir, __FILE__, "mail"); }
 
 static const char *fixture(const char *rel)
 {
