@@ -313,7 +313,7 @@ static int build_doc(ctx *c, job *j, docbuf *db)
 	return rc;
 }
 
-#define INDEX_GROUP 32
+#define INDEX_GROUP 16
 
 /* Indexes a group of stored messages in one search-store call. */
 static void index_group(ctx *c, job **jobs, size_t n)
@@ -328,17 +328,29 @@ static void index_group(ctx *c, job **jobs, size_t n)
 		docs[i] = db[i].doc;
 		ids[i] = jobs[i]->email;
 	}
-	if (rc == 0)
-		rc = mr_search_index_many(c->search, c->account, ids, docs, n);
-	char why[600];
-	if (rc)
-		snprintf(why, sizeof(why), "stored but not indexed: %s", mr_error_last()->message);
+	int each[INDEX_GROUP];
+	char why[INDEX_GROUP][400];
+	for (size_t i = 0; i < n; i++) {
+		each[i] = rc;
+		if (rc)
+			snprintf(why[i], sizeof(why[i]), "stored but not indexed: %s", mr_error_last()->message);
+	}
+	if (rc == 0 && mr_search_index_many(c->search, c->account, ids, docs, n) != 0) {
+		/* The group failed as a whole (e.g. a statement timeout on a slow
+		 * server): index its documents one by one, so one bad document or
+		 * an oversized commit costs only what it must. */
+		mr_log(MR_LOG_INFO, "import: indexing %zu documents together failed (%s); indexing them one by one", n,
+		       mr_error_last()->message);
+		for (size_t i = 0; i < n; i++)
+			if ((each[i] = mr_search_index(c->search, c->account, ids[i], &docs[i])) != 0)
+				snprintf(why[i], sizeof(why[i]), "stored but not indexed: %s", mr_error_last()->message);
+	}
 	for (size_t i = 0; i < n; i++)
 		docbuf_dispose(&db[i]);
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < n; i++) {
-		if (rc)
-			add_failure(c, jobs[i]->what, why);
+		if (each[i])
+			add_failure(c, jobs[i]->what, why[i]);
 		else
 			c->res->indexed++;
 		retire(c, jobs[i]);
