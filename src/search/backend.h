@@ -19,8 +19,8 @@
 #include "core/config.h"
 #include "mailroom/search.h"
 
-/* 1: open..optimize; 2: index_many; 3: next_account. */
-#define MR_SEARCH_BACKEND_VERSION 3
+/* 1: open..optimize; 2: index_batch; 3: index_many; 4: next_account. */
+#define MR_SEARCH_BACKEND_VERSION 4
 
 /* Capability bits. */
 #define MR_SEARCH_CAP_RELEVANCE (1u << 0) /* MR_SEARCH_ORDER_RELEVANCE */
@@ -70,15 +70,25 @@ struct mr_search_backend {
 	 * safe beside concurrent indexing.  NULL: nothing to do.
 	 */
 	int (*optimize)(mr_search_inst *inst, uint64_t account);
+
+	/* ---- version 2 ---- */
 	/*
-	 * Optional (version 2).  Indexes n documents of one account with
+	 * Optional.  Indexes n documents of one account in few round trips;
+	 * each document atomically, the batch not.  NULL: the front calls
+	 * index for each.
+	 */
+	int (*index_batch)(mr_search_inst *inst, uint64_t account, const uint32_t *ids, const mr_search_doc *docs,
+			   size_t n);
+
+	/*
+	 * Optional (version 3).  Indexes n documents of one account with
 	 * distinct ids, all or none; NULL: the front calls index n times.
 	 * The built-in backend writes them in one data-store commit.
 	 */
 	int (*index_many)(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
 			  size_t n);
 	/*
-	 * Optional (version 3).  The smallest account >= from that has
+	 * Optional (version 4).  The smallest account >= from that has
 	 * anything indexed, into *out; MR_ENOTFOUND when there is none.  NULL:
 	 * the front answers MR_ENOTSUPPORTED (purge tasks then have no
 	 * accounts to optimize).
@@ -91,5 +101,9 @@ struct mr_search_backend {
 const mr_search_backend *mr_search__backend_find(const char *type);
 /* The built-in backend (always compiled). */
 extern const mr_search_backend mr_search__builtin;
+/* Elasticsearch/OpenSearch over HTTP (compiled with libcurl). */
+extern const mr_search_backend mr_search__elasticsearch;
+/* Meilisearch over HTTP (compiled with libcurl). */
+extern const mr_search_backend mr_search__meilisearch;
 
 #endif
