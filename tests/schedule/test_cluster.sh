@@ -130,8 +130,9 @@ wait_for() { # seconds command...
 has_starts() { [ "$(starts_of "$1" | wc -l)" -ge "$2" ]; }
 resumed() { logs | grep " store=$1 " | grep ' event=start' | grep -q "resume task=$2"; }
 killed_slots=() killed_stores=() resume_slots=()
-kill_run() { # store nth-run task: SIGKILL the node running the store's nth slot mid-run, restart it
-  local store=$1 nth=$2 task=$3 slot victim
+kill_run() { # store task: SIGKILL the node running the store's next run mid-run, restart it
+  local store=$1 task=$2 slot victim nth
+  nth=$(( $(starts_of "$store" | wc -l) + 1 ))
   wait_for 60 has_starts "$store" "$nth" || { bad "$store: run $nth did not start within 60 s"; exit 1; }
   slot=$(starts_of "$store" | sed -n "${nth}p")
   victim=$(logs | grep " store=$store slot=$slot event=start" | sed 's/.* node=\([^ ]*\) .*/\1/' | head -1)
@@ -147,10 +148,11 @@ kill_run() { # store nth-run task: SIGKILL the node running the store's nth slot
   killed_stores+=("$store"); killed_slots+=("$slot")
   resume_slots+=("$(logs | grep " store=$store " | grep ' event=start' | grep "resume task=$task" | sed 's/.* slot=\([^ ]*\) .*/\1/' | sort | head -1)")
 }
-# the first blob run has the garbage to delete; the first pg run completes,
-# the second is killed while it walks the accounts
-kill_run "$blobs" 1 blob
-kill_run "$pg" 2 search
+# the first blob run has the garbage to delete; a pg run completes, the next
+# one is killed while it walks the accounts
+kill_run "$blobs" blob
+wait_for 60 has_starts "$pg" 1 || { bad "no pg run"; exit 1; }
+kill_run "$pg" search
 last_resume=${resume_slots[1]}
 enough() { [ "$(starts_of "$pg" | awk -v r="$last_resume" '$1 > r' | wc -l)" -ge $SLOTS_AFTER_KILL ]; }
 wait_for 90 enough || bad "fewer than $SLOTS_AFTER_KILL pg slots after $last_resume"
