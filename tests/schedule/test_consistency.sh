@@ -96,9 +96,10 @@ c="$mr -c $dir/mailroom.toml"
 "$tool" blobs "$dir/mailroom.toml" 0 $GARBAGE || { bad "garbage"; exit 1; }
 sleep $((GRACE_S + 1))
 
-# scheduler time starts at XX:59:50, so the blob purge (minute 0) comes first
+# scheduler time starts at XX:10 (the daemon takes a few real seconds to
+# open its stores), so the blob purge (minute 0) is the first slot, ~5 s in
 now=$(date +%s%3N); scale=600
-t=$(( (now / 3600000 + 1) * 3600000 - 10000 )); [ $t -gt $((now + 1000)) ] || t=$((t + 3600000))
+t=$(( (now / 3600000 + 1) * 3600000 - 3000000 )); [ $t -gt $((now + 1000)) ] || t=$((t + 3600000))
 epoch=$(( (scale * now - t) / (scale - 1) ))
 MAILROOM_TEST_CLOCK_SCALE=$scale MAILROOM_TEST_CLOCK_EPOCH=$epoch TZ=UTC $c daemon --node purger >"$dir/purger.log" 2>"$dir/purger.err" &
 dpid=$!; pids+=($dpid)
