@@ -237,6 +237,8 @@ static int commit(mr_batch *b)
 int mr_blob_open(mr_blob **out, const mr_config *cfg, const char *store_id, mr_data *meta)
 {
 	*out = NULL;
+	if (!meta)
+		return mr_error_set(MR_EINVALID, "blob store \"%s\": no metadata data store given", store_id);
 	const mr_store_config *sc = mr_config_store(cfg, store_id);
 	if (!sc)
 		return mr_error_set(MR_ENOTFOUND, "blob store \"%s\": no [store.\"%s\"] in the configuration", store_id,
