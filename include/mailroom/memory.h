@@ -53,6 +53,7 @@ extern "C" {
 typedef struct mr_memory mr_memory;
 typedef struct mr_memory_ns mr_memory_ns;
 typedef struct mr_memory_pipe mr_memory_pipe;
+typedef struct mr_data mr_data; /* include/mailroom/data.h */
 
 /*
  * Opens the in-memory store [store."<store_id>"] of cfg.
@@ -63,6 +64,12 @@ typedef struct mr_memory_pipe mr_memory_pipe;
  * On success *out is owned by the caller (mr_memory_close); else NULL.
  */
 int mr_memory_open(mr_memory **out, const mr_config *cfg, const char *store_id);
+/*
+ * The datastore backend over a data store the caller already has open
+ * (borrowed: it must outlive the handle).  For processes that use one
+ * embedded store (RocksDB allows one opener) as data and in-memory store.
+ */
+int mr_memory_open_data(mr_memory **out, mr_data *d);
 /* Closes the store (NULL-safe).  Every namespace and pipeline must be freed first. */
 void mr_memory_close(mr_memory *m);
 const char *mr_memory_backend_name(const mr_memory *m);

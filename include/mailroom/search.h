@@ -216,6 +216,14 @@ int mr_search_index(mr_search *s, uint64_t account, uint32_t doc_id, const mr_se
  * documents may be indexed (indexing them again is harmless).
  */
 int mr_search_index_batch(mr_search *s, uint64_t account, const uint32_t *ids, const mr_search_doc *docs, size_t n);
+/*
+ * Indexes n documents of one account: like n calls of mr_search_index, but
+ * the built-in index writes them in one data-store commit (one WAL sync
+ * instead of n), all or none.  Ids repeated in one call fall back to one
+ * call each.
+ */
+int mr_search_index_many(mr_search *s, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
+			 size_t n);
 /* Removes a document; MR_ENOTFOUND when it was not indexed. */
 int mr_search_remove(mr_search *s, uint64_t account, uint32_t doc_id);
 /*
@@ -232,6 +240,13 @@ void mr_search_result_dispose(mr_search_result *r);
  * handle indexes).  Idempotent; safe beside indexing.  For purge tasks.
  */
 int mr_search_optimize(mr_search *s, uint64_t account);
+/*
+ * The smallest account id >= from with anything indexed, into *out, so
+ * purge tasks can walk every account (and resume from a cursor).
+ * MR_ENOTFOUND when there is none; MR_ENOTSUPPORTED when the backend
+ * cannot enumerate accounts.
+ */
+int mr_search_next_account(mr_search *s, uint64_t from, uint64_t *out);
 /* Bytes the index occupies (keys + values) and documents indexed, over all accounts. */
 int mr_search_stats(mr_search *s, uint64_t *bytes, uint64_t *docs);
 

@@ -47,6 +47,29 @@ int mr_cli_load_config(const mr_cli *cli, mr_config **out, int *exit_code);
 /* JSON string escaping to a stream. */
 void mr_cli_json_string(FILE *f, const char *s);
 
+/* The stores of the mail commands, opened from the configuration's [storage] roles. */
+struct mr_data;
+struct mr_blob;
+struct mr_search;
+typedef struct mr_cli_stores {
+	mr_config *cfg;
+	struct mr_data *data;
+	struct mr_blob *blob;     /* NULL unless asked for */
+	struct mr_search *search; /* NULL unless asked for */
+} mr_cli_stores;
+#define MR_CLI_OPEN_BLOB 1u
+#define MR_CLI_OPEN_SEARCH 2u
+/* Loads the configuration and opens the data store (and the blob / search
+ * stores per flags).  Returns 0, or the exit code after printing the error. */
+int mr_cli_open_stores(const mr_cli *cli, unsigned flags, mr_cli_stores *st, const char *context);
+void mr_cli_close_stores(mr_cli_stores *st);
+
+/* Purge/daemon events, one line each on stdout (cmd_purge.c); payload: the mr_cli. */
+struct mr_purge_event;
+void mr_cli_purge_event(const struct mr_purge_event *ev, void *payload);
+/* Installs SIGTERM/SIGINT handlers raising *flag (cmd_purge.c). */
+void mr_cli_stop_on_signals(volatile int **flag);
+
 typedef int (*mr_cli_cmd_fn)(mr_cli *cli, int argc, char **argv);
 
 #define MR_CLI_COMMAND(name, fn, summary) int fn(mr_cli *cli, int argc, char **argv);

@@ -2,12 +2,13 @@
  * cmd_schedule.c — `mailroom schedule next "MIN HOUR DOW" [--from TIME]
  * [--count N] [--utc]` prints the next fire times of a simple cron
  * expression (ISO-8601, local time with its offset, or UTC);
- * `mailroom schedule list [-c FILE]` shows each store's purge schedule and
- * its next run.
+ * `mailroom schedule list [-c FILE]` shows each store's purge schedule, its
+ * next run and the purge tasks that run then.
  */
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/cron.h"
+#include "schedule/schedule.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,8 @@ static int schedule_list(mr_cli *cli, int argc, char **argv)
 		if (mr_store_config_string(sc, "purge.frequency", NULL, &freq) == 0 && freq && mr_cron_parse(&c, freq) == 0 &&
 		    mr_cron_next(&c, time(NULL), &t) == 0)
 			format_time(next, sizeof(next), t, false);
+		char tasks[128];
+		mr_purge_describe_config(cfg, mr_store_config_id(sc), tasks, sizeof(tasks));
 		if (cli->json) {
 			printf("%s{\"store\":", first ? "" : ",");
 			mr_cli_json_string(stdout, mr_store_config_id(sc));
@@ -161,10 +164,12 @@ static int schedule_list(mr_cli *cli, int argc, char **argv)
 				mr_cli_json_string(stdout, next);
 			else
 				printf("null");
+			printf(",\"tasks\":");
+			mr_cli_json_string(stdout, tasks);
 			printf("}");
 		} else
-			printf("%-16s %-12s %-12s %s\n", mr_store_config_id(sc), mr_store_config_type(sc), freq ? freq : "(none)",
-			       freq ? next : "no purge scheduled");
+			printf("%-16s %-12s %-12s %-26s %s\n", mr_store_config_id(sc), mr_store_config_type(sc),
+			       freq ? freq : "(none)", freq ? next : "no purge scheduled", *tasks ? tasks : "-");
 		first = false;
 	}
 	if (cli->json)

@@ -990,8 +990,26 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 	else if (tls)
 		pg_param(pi, &n, "sslmode", "require");
 	long long secs = (pi->timeout_ms + 999) / 1000;
+	/* "options" set here replaces the URL's: keep what the URL asks for
+	 * (e.g. -c search_path=...) in front of the statement timeout. */
+	char opt_prefix[120] = "-c statement_timeout=";
+	if (url) {
+		PQconninfoOption *opts = PQconninfoParse(url, NULL);
+		for (PQconninfoOption *o = opts; o && o->keyword; o++)
+			if (strcmp(o->keyword, "options") == 0 && o->val && *o->val) {
+				if (strlen(o->val) + 24 > sizeof opt_prefix) {
+					PQconninfoFree(opts);
+					rc = mr_error_set(MR_EINVALID, "%s: store.%s.url: options longer than %zu bytes",
+							  mr_store_config_where(sc, "url"), mr_store_config_id(sc),
+							  sizeof opt_prefix - 24);
+					goto done;
+				}
+				snprintf(opt_prefix, sizeof opt_prefix, "%s -c statement_timeout=", o->val);
+			}
+		PQconninfoFree(opts);
+	}
 	if ((rc = pg_param_owned(pi, &n, "connect_timeout", "", secs < 2 ? 2 : secs)) < 0 ||
-	    (rc = pg_param_owned(pi, &n, "options", "-c statement_timeout=", (long long)pi->timeout_ms)) < 0 ||
+	    (rc = pg_param_owned(pi, &n, "options", opt_prefix, (long long)pi->timeout_ms)) < 0 ||
 	    (rc = pg_param_owned(pi, &n, "tcp_user_timeout", "", (long long)pi->timeout_ms)) < 0)
 		goto done;
 	pi->keywords[n] = NULL;

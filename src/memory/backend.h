@@ -96,6 +96,9 @@ const mr_memory_backend *mr_memory__backend_find(const char *type);
 int mr_memory__local_new(mr_memory_inst **out, uint64_t max_memory, uint64_t max_keys, unsigned shards);
 /* Bytes the local backend accounts for right now (tests). */
 uint64_t mr_memory__local_used(mr_memory_inst *in);
+/* The datastore backend over an open data store it borrows (mr_memory_open_data). */
+int mr_memory__datastore_borrow(mr_memory_inst **out, mr_data *d);
+extern const mr_memory_backend mr_memory_backend_datastore;
 /* Wraps an instance into a handle (tests use it with mr_memory__local_new). */
 int mr_memory__wrap(mr_memory **out, mr_memory_inst *in, const char *store_id);
 

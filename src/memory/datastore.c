@@ -26,6 +26,7 @@ enum { KIND_BYTES = 0, KIND_INT = 1, KIND_GCRA = 2 };
 typedef struct ds {
 	mr_memory_inst base;
 	mr_data *d;
+	bool borrowed; /* d belongs to the caller (mr_memory_open_data) */
 } ds;
 
 static ds *DS(mr_memory_inst *in) { return mr_container_of(in, ds, base); }
@@ -381,8 +382,22 @@ static int ds_purge(mr_memory_inst *in, uint64_t *removed)
 static void ds_close(mr_memory_inst *in)
 {
 	ds *s = DS(in);
-	mr_data_close(s->d);
+	if (!s->borrowed)
+		mr_data_close(s->d);
 	mr_free(s);
+}
+
+int mr_memory__datastore_borrow(mr_memory_inst **out, mr_data *d)
+{
+	*out = NULL;
+	ds *s = mr_calloc(1, sizeof(*s));
+	if (!s)
+		return MR_ENOMEM;
+	s->d = d;
+	s->borrowed = true;
+	s->base.backend = &mr_memory_backend_datastore;
+	*out = &s->base;
+	return 0;
 }
 
 static int ds_open(mr_memory_inst **out, const mr_config *cfg, const mr_store_config *sc)

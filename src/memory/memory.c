@@ -7,6 +7,8 @@
  */
 #include "memory/backend.h"
 
+#include "mailroom/data.h"
+
 struct mr_memory_ns {
 	mr_memory *m;
 	char *name; /* NULL for the root namespace */
@@ -127,6 +129,23 @@ int mr_memory_open(mr_memory **out, const mr_config *cfg, const char *store_id)
 		be->close(in);
 	else
 		snprintf((*out)->type, sizeof((*out)->type), "%s", type);
+	return rc;
+}
+
+int mr_memory_open_data(mr_memory **out, mr_data *d)
+{
+	*out = NULL;
+	if (!d)
+		return mr_error_set(MR_EINVALID, "mr_memory_open_data: NULL data store");
+	mr_memory_inst *in = NULL;
+	int rc = mr_memory__datastore_borrow(&in, d);
+	if (rc < 0)
+		return rc;
+	rc = mr_memory__wrap(out, in, mr_data_store_id(d));
+	if (rc < 0)
+		in->backend->close(in);
+	else
+		snprintf((*out)->type, sizeof((*out)->type), "%s", mr_data_backend_name(d));
 	return rc;
 }
 

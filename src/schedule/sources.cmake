@@ -1,1 +1,5 @@
-# schedule store sources: front, registry and the enabled backends (filled in by the schedule work).
+# scheduler: purge tasks, the once-per-slot lock protocol, the daemon loop.
+list(APPEND MR_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/clock.c
+  ${CMAKE_CURRENT_LIST_DIR}/purge.c
+  ${CMAKE_CURRENT_LIST_DIR}/daemon.c)

@@ -19,7 +19,8 @@
 #include "core/config.h"
 #include "mailroom/search.h"
 
-#define MR_SEARCH_BACKEND_VERSION 2
+/* 1: open..optimize; 2: index_batch; 3: index_many; 4: next_account. */
+#define MR_SEARCH_BACKEND_VERSION 4
 
 /* Capability bits. */
 #define MR_SEARCH_CAP_RELEVANCE (1u << 0) /* MR_SEARCH_ORDER_RELEVANCE */
@@ -78,6 +79,21 @@ struct mr_search_backend {
 	 */
 	int (*index_batch)(mr_search_inst *inst, uint64_t account, const uint32_t *ids, const mr_search_doc *docs,
 			   size_t n);
+
+	/*
+	 * Optional (version 3).  Indexes n documents of one account with
+	 * distinct ids, all or none; NULL: the front calls index n times.
+	 * The built-in backend writes them in one data-store commit.
+	 */
+	int (*index_many)(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
+			  size_t n);
+	/*
+	 * Optional (version 4).  The smallest account >= from that has
+	 * anything indexed, into *out; MR_ENOTFOUND when there is none.  NULL:
+	 * the front answers MR_ENOTSUPPORTED (purge tasks then have no
+	 * accounts to optimize).
+	 */
+	int (*next_account)(mr_search_inst *inst, uint64_t from, uint64_t *out);
 };
 
 /* Registry: the backend serving a store type ("rocksdb" -> builtin,

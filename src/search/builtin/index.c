@@ -396,13 +396,15 @@ done:
 	return rc;
 }
 
-static int index_txn(mr_data *d, void *payload)
+/*
+ * Adds to batch what (re)indexing or removing t->doc needs, and adds its
+ * counter deltas to *cnt (docs, tokens, bytes) for the caller to write once.
+ */
+static int index_build(txn *t, mr_batch *batch, int64_t cnt[3])
 {
-	txn *t = payload;
 	builtin *b = t->b;
 	mr_buf old_meta = MR_BUF_INIT;
 	strset old_terms = {0}, old_skeys = {0}, new_terms = {0};
-	mr_batch *batch = NULL;
 	bool found = false;
 	int64_t bytes = 0, docs = 0, toks = 0;
 	mr_key k;
@@ -425,8 +427,6 @@ static int index_txn(mr_data *d, void *payload)
 		if ((rc = strset_sort(&new_terms)) < 0)
 			goto done;
 	}
-	if ((rc = mr_batch_new(&batch, d)) < 0)
-		goto done;
 	/* Merge-walk: postings only in the old set lose the doc, only in the new set gain it, common ones stay. */
 	size_t i = 0, j = 0;
 	while (rc == 0 && (i < old_terms.n || j < new_terms.n)) {
@@ -489,30 +489,76 @@ static int index_txn(mr_data *d, void *payload)
 		}
 	}
 	bytes -= t->old_stream_bytes;
-	mr_key ck;
-	if (rc == 0 && docs) {
-		key_counter(&ck, t->account, CNT_DOCS);
-		rc = mr_batch_add(batch, mr_key_slice(&ck), docs);
-		key_counter(&ck, GLOBAL_ACCOUNT, CNT_ALLDOCS);
-		if (rc == 0)
-			rc = mr_batch_add(batch, mr_key_slice(&ck), docs);
-	}
-	if (rc == 0 && toks) {
-		key_counter(&ck, t->account, CNT_TOKENS);
-		rc = mr_batch_add(batch, mr_key_slice(&ck), toks);
-	}
-	if (rc == 0 && bytes) {
-		key_counter(&ck, GLOBAL_ACCOUNT, CNT_BYTES);
-		rc = mr_batch_add(batch, mr_key_slice(&ck), bytes);
-	}
-	if (rc == 0)
-		rc = mr_batch_commit(batch);
+	cnt[0] += docs;
+	cnt[1] += toks;
+	cnt[2] += bytes;
 done:
-	mr_batch_free(batch);
 	mr_buf_dispose(&old_meta);
 	strset_dispose(&old_terms);
 	strset_dispose(&old_skeys);
 	strset_dispose(&new_terms);
+	return rc;
+}
+
+
+/* Writes the summed counter deltas of a batch: docs, tokens, bytes. */
+static int add_counters(mr_batch *batch, uint64_t account, const int64_t cnt[3])
+{
+	mr_key ck;
+	int rc = 0;
+	if (cnt[0]) {
+		key_counter(&ck, account, CNT_DOCS);
+		rc = mr_batch_add(batch, mr_key_slice(&ck), cnt[0]);
+		key_counter(&ck, GLOBAL_ACCOUNT, CNT_ALLDOCS);
+		if (rc == 0)
+			rc = mr_batch_add(batch, mr_key_slice(&ck), cnt[0]);
+	}
+	if (rc == 0 && cnt[1]) {
+		key_counter(&ck, account, CNT_TOKENS);
+		rc = mr_batch_add(batch, mr_key_slice(&ck), cnt[1]);
+	}
+	if (rc == 0 && cnt[2]) {
+		key_counter(&ck, GLOBAL_ACCOUNT, CNT_BYTES);
+		rc = mr_batch_add(batch, mr_key_slice(&ck), cnt[2]);
+	}
+	return rc;
+}
+
+static int index_txn(mr_data *d, void *payload)
+{
+	txn *t = payload;
+	mr_batch *batch = NULL;
+	int64_t cnt[3] = {0, 0, 0};
+	int rc = mr_batch_new(&batch, d);
+	if (rc == 0)
+		rc = index_build(t, batch, cnt);
+	if (rc == 0)
+		rc = add_counters(batch, t->account, cnt);
+	if (rc == 0)
+		rc = mr_batch_commit(batch);
+	mr_batch_free(batch);
+	return rc;
+}
+
+/* Several documents of one account (distinct ids) in one batch: one commit, one WAL sync. */
+typedef struct many_txn {
+	txn *t;
+	size_t n;
+} many_txn;
+
+static int index_many_txn(mr_data *d, void *payload)
+{
+	many_txn *m = payload;
+	mr_batch *batch = NULL;
+	int64_t cnt[3] = {0, 0, 0};
+	int rc = mr_batch_new(&batch, d);
+	for (size_t i = 0; rc == 0 && i < m->n; i++)
+		rc = index_build(&m->t[i], batch, cnt);
+	if (rc == 0 && m->n)
+		rc = add_counters(batch, m->t[0].account, cnt);
+	if (rc == 0)
+		rc = mr_batch_commit(batch);
+	mr_batch_free(batch);
 	return rc;
 }
 
@@ -730,6 +776,52 @@ static int builtin_index(mr_search_inst *inst, uint64_t account, uint32_t doc_id
 	return 0;
 }
 
+static void compact_if_due(builtin *b, uint64_t account, size_t n)
+{
+	pthread_mutex_lock(&b->compact_lock);
+	b->indexed_since_compact += (unsigned)n;
+	bool due = b->indexed_since_compact >= COMPACT_EVERY;
+	if (due)
+		b->indexed_since_compact = 0;
+	pthread_mutex_unlock(&b->compact_lock);
+	if (due && compact_account(b, account) < 0) {
+		mr_log(MR_LOG_WARN, "search index: compaction of account %llu failed (postings stay as deltas): %s",
+		       (unsigned long long)account, mr_error_last()->message);
+		mr_error_clear();
+	}
+}
+
+static int builtin_index_many(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids,
+			      const mr_search_doc *docs, size_t n)
+{
+	builtin *b = mr_container_of(inst, builtin, base);
+	if (account == GLOBAL_ACCOUNT)
+		return mr_error_set(MR_EINVALID, "account id %llu is reserved", (unsigned long long)account);
+	/* one id twice would assert against its own write: the front passes distinct ids */
+	analyzed *a = mr_calloc(n ? n : 1, sizeof(*a));
+	txn *t = mr_calloc(n ? n : 1, sizeof(*t));
+	int rc = a && t ? 0 : MR_ENOMEM;
+	size_t done = 0;
+	for (; rc == 0 && done < n; done++) {
+		rc = analyze_doc(b, &docs[done], &a[done]);
+		if (rc < 0)
+			break;
+		t[done] = (txn){.b = b, .account = account, .doc = doc_ids[done], .next = &a[done]};
+	}
+	if (rc == 0) {
+		many_txn m = {t, n};
+		rc = mr_data_retry(b->data, index_many_txn, RETRY_ATTEMPTS, 2, 250, &m);
+	}
+	for (size_t i = 0; a && i < done; i++)
+		analyzed_dispose(&a[i]);
+	mr_free(a);
+	mr_free(t);
+	if (rc < 0)
+		return rc;
+	compact_if_due(b, account, n);
+	return 0;
+}
+
 static int builtin_remove(mr_search_inst *inst, uint64_t account, uint32_t doc_id)
 {
 	builtin *b = mr_container_of(inst, builtin, base);
@@ -770,6 +862,40 @@ static int builtin_open(mr_search_inst **out, const mr_store_config *sc, mr_data
 	return 0;
 }
 
+/* The first key at or after (FTS, from) names the next account; the global
+ * counters (GLOBAL_ACCOUNT) sort last and are no account. */
+static int builtin_next_account(mr_search_inst *inst, uint64_t from, uint64_t *out)
+{
+	builtin *b = mr_container_of(inst, builtin, base);
+	mr_key lo, hi;
+	key_account(&lo, from, 0);
+	lo.len--; /* (FTS, from) without the tag byte */
+	mr_key_init(&hi, MR_SUBSPACE_FTS + 1);
+	mr_range r = {.begin = mr_key_slice(&lo), .end = mr_key_slice(&hi), .flags = MR_SCAN_KEYS_ONLY, .limit = 1};
+	mr_iter *it = NULL;
+	int rc = mr_data_scan(b->data, &r, &it);
+	if (rc < 0)
+		return rc;
+	mr_slice k, v;
+	rc = mr_iter_next(it, &k, &v);
+	uint64_t acc = GLOBAL_ACCOUNT;
+	if (rc == 1) {
+		mr_key_reader kr;
+		uint8_t sub;
+		mr_key_reader_init(&kr, k);
+		rc = mr_key_read_u8(&kr, &sub);
+		if (rc == 0)
+			rc = mr_key_read_u64(&kr, &acc);
+	}
+	mr_iter_free(it);
+	if (rc < 0)
+		return rc;
+	if (acc == GLOBAL_ACCOUNT)
+		return MR_ENOTFOUND;
+	*out = acc;
+	return 0;
+}
+
 static void builtin_close(mr_search_inst *inst)
 {
 	if (!inst)
@@ -791,4 +917,6 @@ const mr_search_backend mr_search__builtin = {
 	.query = builtin_query,
 	.stats = builtin_stats,
 	.optimize = builtin_optimize,
+	.index_many = builtin_index_many,
+	.next_account = builtin_next_account,
 };
