@@ -88,6 +88,10 @@ static const mr_key_spec elastic_keys[] = {
 	{"password", MR_KEY_SECRET},
 	{"timeout", MR_KEY_DURATION},
 	{"tls", MR_KEY_BOOL},
+	{"refresh", MR_KEY_STRING},
+	{"languages", MR_KEY_STRINGS},
+	{"shards", MR_KEY_INT},
+	{"replicas", MR_KEY_INT},
 	{"purge.frequency", MR_KEY_CRON},
 	{NULL, 0},
 };
@@ -97,6 +101,7 @@ static const mr_key_spec meili_keys[] = {
 	{"api-key", MR_KEY_SECRET},
 	{"index", MR_KEY_STRING},
 	{"timeout", MR_KEY_DURATION},
+	{"max-hits", MR_KEY_INT},
 	{"purge.frequency", MR_KEY_CRON},
 	{NULL, 0},
 };
@@ -110,7 +115,8 @@ static const mr_store_type types[] = {
 	{"s3", MR_ROLE_BLOB, MR_HAVE_CURL, false, "libcurl", "bucket", s3_keys},
 	{"redis", MR_ROLE_LOOKUP, MR_HAVE_REDIS, true, "libhiredis", "url|urls", redis_keys},
 	{"local", MR_ROLE_LOOKUP, true, true, NULL, NULL, local_keys},
-	{"elasticsearch", MR_ROLE_FTS, MR_HAVE_CURL, false, "libcurl", "url|urls", elastic_keys},
+	{"elasticsearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys},
+	{"opensearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys}, /* same backend */
 	{"meilisearch", MR_ROLE_FTS, MR_HAVE_CURL, false, "libcurl", "url", meili_keys},
 };
 

@@ -918,7 +918,7 @@ static int descend_dotted(parser *ps, const char *at, mr_toml_value *t, keypath 
 
 static int set_kv(parser *ps, const char *at, mr_toml_value *t, keypath *k, mr_toml_value *v, bool in_inline)
 {
-	mr_toml_value *dst;
+	mr_toml_value *dst = NULL;
 	int rc = descend_dotted(ps, at, t, k, in_inline, &dst);
 	if (rc)
 		return rc;

@@ -69,13 +69,15 @@ struct mr_search_backend {
 	 * safe beside concurrent indexing.  NULL: nothing to do.
 	 */
 	int (*optimize)(mr_search_inst *inst, uint64_t account);
+
+	/* ---- version 2 ---- */
 	/*
-	 * Optional (version 2).  Indexes n documents of one account with
-	 * distinct ids, all or none; NULL: the front calls index n times.
-	 * The built-in backend writes them in one data-store commit.
+	 * Optional.  Indexes n documents of one account in few round trips;
+	 * each document atomically, the batch not.  NULL: the front calls
+	 * index for each.
 	 */
-	int (*index_many)(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
-			  size_t n);
+	int (*index_batch)(mr_search_inst *inst, uint64_t account, const uint32_t *ids, const mr_search_doc *docs,
+			   size_t n);
 };
 
 /* Registry: the backend serving a store type ("rocksdb" -> builtin,
@@ -83,5 +85,9 @@ struct mr_search_backend {
 const mr_search_backend *mr_search__backend_find(const char *type);
 /* The built-in backend (always compiled). */
 extern const mr_search_backend mr_search__builtin;
+/* Elasticsearch/OpenSearch over HTTP (compiled with libcurl). */
+extern const mr_search_backend mr_search__elasticsearch;
+/* Meilisearch over HTTP (compiled with libcurl). */
+extern const mr_search_backend mr_search__meilisearch;
 
 #endif

@@ -2,7 +2,7 @@
  * registry.c — maps a search store's `type` to the compiled-in backend.
  * A data-store type (rocksdb, sqlite, postgresql, mysql, foundationdb)
  * means the built-in index kept in that data store; elasticsearch and
- * meilisearch are external engines added later.  The only file of the
+ * meilisearch are external engines over HTTP (libcurl).  The only file of the
  * search store that reads mr_features.h.
  */
 #include "search/backend.h"
@@ -21,11 +21,17 @@ const mr_search_backend *mr_search__backend_find(const char *type)
 			return &mr_search__builtin;
 	if (strcmp(type, "builtin") == 0)
 		return &mr_search__builtin;
+#if MR_HAVE_CURL
+	if (strcmp(type, "elasticsearch") == 0 || strcmp(type, "opensearch") == 0)
+		return &mr_search__elasticsearch;
+	if (strcmp(type, "meilisearch") == 0)
+		return &mr_search__meilisearch;
+#endif
 	for (size_t i = 0; i < MR_ARRAY_LEN(external_types); i++)
 		if (strcmp(type, external_types[i]) == 0)
 			return mr_error_set(MR_ENOTSUPPORTED,
-					    "search backend \"%s\" is not compiled into this build (not implemented yet)",
-					    type),
+					    "search backend \"%s\" is not compiled into this build (%s)", type,
+					    MR_HAVE_CURL ? "not implemented yet" : "libcurl was not found at configure time"),
 			       NULL;
 	mr_error_set(MR_EINVALID, "unknown search store type \"%s\" (expected a data store type for the built-in "
 				  "index, or elasticsearch, opensearch, meilisearch)",

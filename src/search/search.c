@@ -111,31 +111,26 @@ int mr_search_index(mr_search *s, uint64_t account, uint32_t doc_id, const mr_se
 	return rc;
 }
 
-int mr_search_index_many(mr_search *s, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
-			 size_t n)
+int mr_search_index_batch(mr_search *s, uint64_t account, const uint32_t *ids, const mr_search_doc *docs, size_t n)
 {
+	if (n > 0 && (!ids || !docs))
+		return mr_error_set(MR_EINVALID, "search index batch: account %llu: no documents",
+				    (unsigned long long)account);
 	if (n == 0)
 		return 0;
-	if (!doc_ids || !docs)
-		return mr_error_set(MR_EINVALID, "search index: account %llu: no documents", (unsigned long long)account);
-	bool distinct = true;
-	for (size_t i = 0; i < n && distinct; i++)
-		for (size_t j = i + 1; j < n && distinct; j++)
-			if (doc_ids[i] == doc_ids[j])
-				distinct = false;
-	if (!distinct || s->backend->version < 2 || !s->backend->index_many) {
-		for (size_t i = 0; i < n; i++) {
-			int rc = mr_search_index(s, account, doc_ids[i], &docs[i]);
-			if (rc < 0)
-				return rc;
-		}
-		return 0;
+	if (s->backend->version >= 2 && s->backend->index_batch) {
+		int rc = s->backend->index_batch(s->inst, account, ids, docs, n);
+		if (rc < 0)
+			mr_error_prefix("search store \"%s\" (%s): index batch of %zu, account %llu", s->store_id,
+					s->backend->name, n, (unsigned long long)account);
+		return rc;
 	}
-	int rc = s->backend->index_many(s->inst, account, doc_ids, docs, n);
-	if (rc < 0)
-		mr_error_prefix("search store \"%s\" (%s): index account %llu docs %u..", s->store_id, s->backend->name,
-				(unsigned long long)account, doc_ids[0]);
-	return rc;
+	for (size_t i = 0; i < n; i++) {
+		int rc = mr_search_index(s, account, ids[i], &docs[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 int mr_search_remove(mr_search *s, uint64_t account, uint32_t doc_id)

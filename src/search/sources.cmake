@@ -10,3 +10,10 @@ list(APPEND MR_SOURCES
 list(APPEND MR_LIBS PkgConfig::MR_UTF8PROC PkgConfig::MR_EXTTEXTCAT mr_stemmer mr_roaring)
 set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/builtin/analyzer.c APPEND PROPERTY
   COMPILE_DEFINITIONS MR_TEXTCAT_DIR="${MR_TEXTCAT_DIR}")
+if(MR_HAVE_CURL)
+  list(APPEND MR_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/http.c
+    ${CMAKE_CURRENT_LIST_DIR}/elasticsearch.c
+    ${CMAKE_CURRENT_LIST_DIR}/meilisearch.c)
+  list(APPEND MR_LIBS PkgConfig::MR_CURL)
+endif()

@@ -1,9 +1,10 @@
 /*
  * test_search_conformance.c — one search suite, run unchanged against the
  * search store a configuration names: argv[1] picks the data backend the
- * built-in index lives in (rocksdb, sqlite, postgresql, mysql).  Server
- * backends read MR_TEST_PG_URL / MR_TEST_MYSQL_URL and print SKIPPED when
- * unset.  Written against public headers only.
+ * built-in index lives in (rocksdb, sqlite, postgresql, mysql), or an
+ * external engine (elasticsearch: MR_TEST_OPENSEARCH_URL or
+ * MR_TEST_ELASTICSEARCH_URL; meilisearch: MR_TEST_MEILISEARCH_URL).  Server backends read their URL variable
+ * and print SKIPPED when unset.  Written against public headers only.
  *
  * Covers field scoping, phrases, prefixes, boolean logic, dates, sizes,
  * flags and mailboxes, German/French/Russian/Japanese/Chinese text,
@@ -483,7 +484,40 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/mr-search-conf-XXXXXX";
 	char cfgtext[2048];
 	bool tmp = false;
-	if (strcmp(backend, "postgresql") == 0 || strcmp(backend, "mysql") == 0) {
+	if (strcmp(backend, "elasticsearch") == 0) {
+		/* the engine holds the index; a rocksdb data store stands beside it */
+		const char *url = getenv("MR_TEST_OPENSEARCH_URL");
+		if (!url || !*url)
+			url = getenv("MR_TEST_ELASTICSEARCH_URL");
+		if (!url || !*url)
+			MR_TEST_SKIP("search conformance over elasticsearch: neither MR_TEST_OPENSEARCH_URL nor "
+				     "MR_TEST_ELASTICSEARCH_URL is set (start the server with scripts/servers/opensearch, "
+				     "or run scripts/test-all)");
+		if (!mkdtemp(dir)) {
+			perror("mkdtemp");
+			return 1;
+		}
+		tmp = true;
+		snprintf(cfgtext, sizeof(cfgtext),
+			 "[storage]\ndata = \"db\"\nfts = \"es\"\n[store.\"db\"]\ntype = \"rocksdb\"\npath = \"%s/data\"\n"
+			 "[store.\"es\"]\ntype = \"elasticsearch\"\nurl = \"%s\"\nindex = \"mailroom-conformance\"\n",
+			 dir, url);
+	} else if (strcmp(backend, "meilisearch") == 0) {
+		const char *url = getenv("MR_TEST_MEILISEARCH_URL");
+		if (!url || !*url)
+			MR_TEST_SKIP("search conformance over meilisearch: MR_TEST_MEILISEARCH_URL is not set (no "
+				     "Meilisearch server could be had: scripts/servers/meilisearch says why)");
+		if (!mkdtemp(dir)) {
+			perror("mkdtemp");
+			return 1;
+		}
+		tmp = true;
+		const char *key = getenv("MR_TEST_MEILISEARCH_KEY");
+		snprintf(cfgtext, sizeof(cfgtext),
+			 "[storage]\ndata = \"db\"\nfts = \"ms\"\n[store.\"db\"]\ntype = \"rocksdb\"\npath = \"%s/data\"\n"
+			 "[store.\"ms\"]\ntype = \"meilisearch\"\nurl = \"%s\"\nindex = \"mailroom-conformance\"\n%s%s%s",
+			 dir, url, key && *key ? "api-key = \"" : "", key && *key ? key : "", key && *key ? "\"\n" : "");
+	} else if (strcmp(backend, "postgresql") == 0 || strcmp(backend, "mysql") == 0) {
 		const char *env = strcmp(backend, "postgresql") == 0 ? "MR_TEST_PG_URL" : "MR_TEST_MYSQL_URL";
 		const char *url = getenv(env);
 		if (!url || !*url)
