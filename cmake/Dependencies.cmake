@@ -50,6 +50,13 @@ mr_backend(SQLITE "data backend sqlite" sqlite3 libsqlite3-dev)
 mr_backend(POSTGRES "data backend postgresql" libpq libpq-dev)
 mr_backend(MYSQL "data backend mysql" libmariadb libmariadb-dev)
 mr_backend(REDIS "in-memory backend redis" hiredis libhiredis-dev)
+# TLS for the redis backend: OpenSSL under our own connection code (Debian's
+# hiredis 0.14 has no hiredis_ssl).  Only looked for when redis is built.
+if(MR_HAVE_REDIS)
+  mr_backend(REDIS_TLS "TLS for the in-memory backend redis" openssl libssl-dev)
+else()
+  set(MR_HAVE_REDIS_TLS 0)
+endif()
 mr_backend(CURL "HTTP backends (blob s3, search elasticsearch/meilisearch)" libcurl libcurl4-openssl-dev)
 
 # BLAKE3: the official C implementation as Debian's librust-blake3-dev

@@ -5,7 +5,10 @@
  * also runs `redis-benchmark -t get,set,incr -c 1 -P <depth>` against the
  * same server in the same run and prints mailroom/redis-benchmark ratios.
  *   bench_memory local [N]
- *   bench_memory redis URL [N]      (URL redis://host:port)
+ *   bench_memory redis URL [N]      (URL redis://host:port or rediss://host:port)
+ * For rediss:// (TLS) the CA, client certificate and key come from
+ * MR_TEST_REDIS_TLS_CA, _CERT and _KEY (scripts/servers/redis-tls sets
+ * them) and go to both mailroom and `redis-benchmark --tls`.
  * Each figure: median of 3 runs, with min and max.
  */
 #include "mailroom/memory.h"
@@ -24,6 +27,7 @@ static double now_s(void)
 
 static mr_memory_ns *R;
 static long N;
+static char tls_args[1536]; /* redis-benchmark's TLS options, "" for plain */
 enum { OP_RATE, OP_GET, OP_SET, OP_INCR };
 static const char *const op_names[] = {"rate_check", "get", "set", "incr"};
 
@@ -93,9 +97,9 @@ static double redis_bench(const char *host, int port, int op, int depth, double 
 {
 	const char *t = op == OP_GET ? "get" : op == OP_SET ? "set" : "incr";
 	for (int r = 0; r < 3; r++) {
-		char cmd[512], line[512];
-		snprintf(cmd, sizeof(cmd), "redis-benchmark -h %s -p %d -t %s -c 1 -P %d -n %ld -r 1024 --csv 2>/dev/null", host,
-			 port, t, depth, N);
+		char cmd[2048], line[512];
+		snprintf(cmd, sizeof(cmd), "redis-benchmark -h %s -p %d%s -t %s -c 1 -P %d -n %ld -r 1024 --csv 2>/dev/null",
+			 host, port, tls_args, t, depth, N);
 		FILE *f = popen(cmd, "r");
 		out[r] = 0;
 		while (f && fgets(line, sizeof(line), f)) {
@@ -115,7 +119,7 @@ int main(int argc, char **argv)
 {
 	const char *which = argc > 1 ? argv[1] : "local";
 	const char *url = NULL;
-	char cfg_text[1024];
+	char cfg_text[4096];
 	if (strcmp(which, "redis") == 0) {
 		url = argc > 2 ? argv[2] : getenv("MR_TEST_REDIS_URL");
 		if (!url) {
@@ -126,6 +130,21 @@ int main(int argc, char **argv)
 		snprintf(cfg_text, sizeof(cfg_text),
 			 "[storage]\ndata = \"d\"\n[store.\"d\"]\ntype = \"rocksdb\"\npath = \"/nonexistent\"\n"
 			 "[store.\"mem\"]\ntype = \"redis\"\nurl = \"%s\"\n", url);
+		if (strncmp(url, "rediss://", 9) == 0) {
+			const char *ca = getenv("MR_TEST_REDIS_TLS_CA"), *cert = getenv("MR_TEST_REDIS_TLS_CERT"),
+				   *key = getenv("MR_TEST_REDIS_TLS_KEY");
+			size_t len = strlen(cfg_text);
+			int t = snprintf(tls_args, sizeof(tls_args), " --tls");
+			if (ca && *ca) {
+				len += (size_t)snprintf(cfg_text + len, sizeof(cfg_text) - len, "tls-ca-file = \"%s\"\n", ca);
+				t += snprintf(tls_args + t, sizeof(tls_args) - (size_t)t, " --cacert '%s'", ca);
+			}
+			if (cert && *cert && key && *key) {
+				snprintf(cfg_text + len, sizeof(cfg_text) - len, "tls-cert-file = \"%s\"\ntls-key-file = \"%s\"\n",
+					 cert, key);
+				snprintf(tls_args + t, sizeof(tls_args) - (size_t)t, " --cert '%s' --key '%s'", cert, key);
+			}
+		}
 	} else {
 		N = argc > 2 ? atol(argv[2]) : 5000000;
 		snprintf(cfg_text, sizeof(cfg_text),
@@ -158,9 +177,9 @@ int main(int argc, char **argv)
 			for (int i = 0; i < 3; i++)
 				r[i] = depth == 1 ? run_single(op) : run_pipe(op, depth);
 			qsort(r, 3, sizeof(double), cmp_d);
-			printf("{\"bench\":\"memory\",\"backend\":\"%s\",\"op\":\"%s\",\"pipeline\":%d,\"clients\":1,\"n\":%ld,"
-			       "\"ops_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f",
-			       which, op_names[op], depth, N, r[1], r[0], r[2]);
+			printf("{\"bench\":\"memory\",\"backend\":\"%s\",\"tls\":%s,\"op\":\"%s\",\"pipeline\":%d,\"clients\":1,"
+			       "\"n\":%ld,\"ops_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f",
+			       which, tls_args[0] ? "true" : "false", op_names[op], depth, N, r[1], r[0], r[2]);
 			if (url && op != OP_RATE) {
 				double b[3];
 				double rb = redis_bench(host, port, op, depth, b);

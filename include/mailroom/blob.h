@@ -86,14 +86,23 @@ int mr_blob_put(mr_blob *bs, const void *data, size_t len, mr_blob_id *id_out, b
 int mr_blob_put_file(mr_blob *bs, const char *path, mr_blob_id *id_out, uint64_t *size_out,
 		     bool *stored_new);
 
-#define MR_BLOB_VERIFY 1u /* hash the bytes read; MR_ECORRUPT on mismatch (whole reads only) */
+/* Hash the stored bytes while reading; MR_ECORRUPT on a mismatch.  A ranged
+ * read with it reads (and hashes) the whole blob and returns the range. */
+#define MR_BLOB_VERIFY 1u
 
 /* Reads len bytes at off (len = UINT64_MAX: to the end) into out (appended).
  * Reading past the end returns the bytes that exist; off > size is
- * MR_EINVALID. */
+ * MR_EINVALID.  A ranged read of a compressed blob decompresses from the
+ * start (the prefix is read and dropped).  On any error out keeps its
+ * previous length: no wrong or partial bytes are handed back.
+ * MR_ENOTFOUND: no such blob (or it is being purged); MR_ECORRUPT: hash,
+ * length or frame check failed, or the backend lost an object its record
+ * names. */
 int mr_blob_get(mr_blob *bs, const mr_blob_id *id, uint64_t off, uint64_t len, unsigned flags,
 		mr_buf *out);
-/* Writes the whole blob to fd, streaming, verifying when flags has MR_BLOB_VERIFY. */
+/* Writes the whole blob to fd, streaming, verifying when flags has
+ * MR_BLOB_VERIFY (on MR_ECORRUPT the bytes already written stay in fd: the
+ * caller discards them, as `mailroom blob get -o` does). */
 int mr_blob_get_fd(mr_blob *bs, const mr_blob_id *id, int fd, unsigned flags);
 
 /* A document that holds a blob: (account, collection, document). */
@@ -116,7 +125,10 @@ enum {
  * with its quota charge, and an assertion that the blob is stored.  The
  * caller commits (and retries on MR_ECONFLICT by redoing its whole
  * transaction).  Linking an already-linked (owner, id) is a no-op.
- * MR_ENOTFOUND if the blob is not stored.
+ * MR_ENOTFOUND if the blob is not stored.  Several links/unlinks in one
+ * batch see each other (mr_batch_lookup).  The link asserts the blob's
+ * record as read: a purge that tombstones it first, or a put refreshing
+ * it, makes the commit return MR_ECONFLICT (redo the transaction).
  */
 int mr_blob_link(mr_blob *bs, mr_batch *b, const mr_blob_id *id, const mr_blob_owner *owner);
 int mr_blob_unlink(mr_blob *bs, mr_batch *b, const mr_blob_id *id, const mr_blob_owner *owner);

@@ -237,6 +237,8 @@ static int commit(mr_batch *b)
 int mr_blob_open(mr_blob **out, const mr_config *cfg, const char *store_id, mr_data *meta)
 {
 	*out = NULL;
+	if (!meta)
+		return mr_error_set(MR_EINVALID, "blob store \"%s\": no metadata data store given", store_id);
 	const mr_store_config *sc = mr_config_store(cfg, store_id);
 	if (!sc)
 		return mr_error_set(MR_ENOTFOUND, "blob store \"%s\": no [store.\"%s\"] in the configuration", store_id,
@@ -805,6 +807,30 @@ static int get_common(mr_blob *bs, const mr_blob_id *id, uint64_t off, uint64_t 
 		return 0;
 	if (out && mr_buf_grow(out, out->len + (size_t)(end - off) + 1) != 0)
 		return MR_ENOMEM;
+	if (out && r.storage == STORE_BACKEND && r.comp == MR_BLOB_COMP_NONE && (!sk.verify || (off == 0 && end == r.size))) {
+		/* Direct read: the stored bytes are the blob; one backend read
+		 * straight into the caller's buffer (hashed there when verifying),
+		 * one byte more than the record says to catch a longer object. */
+		size_t want = (size_t)(end - off) + (end == r.size ? 1 : 0), got = 0;
+		rc = bs->be->backend->get_range(bs->be, id, off, out->ptr + out->len, want, &got);
+		if (rc == MR_ENOTFOUND)
+			rc = set_err(bs, MR_ECORRUPT, id, "the record says stored but the backend has no such object");
+		else if (rc != 0)
+			rc = err(bs, rc);
+		else if (end == r.size ? got != want - 1 : got != want)
+			rc = set_err(bs, MR_ECORRUPT, id, "stored length differs from the recorded size");
+		if (rc == 0 && sk.verify) {
+			mr_blob_id check;
+			mr_blob_hasher_update(&sk.h, out->ptr + out->len, got);
+			mr_blob_hasher_final(&sk.h, &check);
+			if (!mr_blob_id_equal(&check, id))
+				rc = set_err(bs, MR_ECORRUPT, id, "stored bytes do not hash to the id");
+		}
+		if (rc == 0)
+			out->len += got;
+		out->ptr[out->len] = 0;
+		return rc;
+	}
 	rc = read_stream(bs, id, &r, &sk);
 	if (rc == 0 && sk.verify) {
 		mr_blob_id check;
@@ -1143,7 +1169,7 @@ static bool should_stop(purge_ctx *c)
 	return c->opts && c->opts->max_blobs && c->handled >= c->opts->max_blobs;
 }
 
-enum { PH_RESERVATIONS = 1, PH_RECORDS = 2, PH_ORPHANS = 3 };
+enum { PH_RECORDS = 2 }; /* checkpoint value: phase byte + last record id */
 
 static int save_checkpoint(mr_blob *bs, int phase, const mr_blob_id *last)
 {
@@ -1325,19 +1351,26 @@ done:
 	return rc;
 }
 
-static int purge_records(purge_ctx *c, const mr_blob_id *resume)
+/* One pass over the records after `after` (exclusive) up to `upto`
+ * (inclusive); NULL = from the start / to the end.  Sets *stopped. */
+static int purge_records_range(purge_ctx *c, const mr_blob_id *after, const mr_blob_id *upto, bool *stopped)
 {
 	mr_blob *bs = c->bs;
-	mr_key pk, bk;
+	mr_key pk, bk, ek;
 	mr_key_init(&pk, MR_SUBSPACE_BLOB);
 	mr_key_u8(&pk, 0x00);
 	size_t plen = pk.len;
 	uint8_t end[MR_DATA_MAX_KEY];
 	mr_range r = mr_range_prefix(mr_key_slice(&pk), end, sizeof end);
-	if (resume) {
-		r.begin = rec_key(&bk, resume);
+	if (after) {
+		r.begin = rec_key(&bk, after);
 		r.begin_exclusive = true;
 	}
+	if (upto) {
+		r.end = rec_key(&ek, upto);
+		r.end_inclusive = true;
+	}
+	*stopped = false;
 	mr_iter *it = NULL;
 	mr_buf raw = MR_BUF_INIT;
 	int rc = mr_data_scan(bs->meta, &r, &it), n = 0;
@@ -1374,14 +1407,30 @@ static int purge_records(purge_ctx *c, const mr_blob_id *resume)
 		c->handled++;
 		if (++since_save >= 256 || should_stop(c)) {
 			since_save = 0;
-			if ((rc = save_checkpoint(bs, PH_RECORDS, &id)) != 0 || should_stop(c))
+			if ((rc = save_checkpoint(bs, PH_RECORDS, &id)) != 0)
 				break;
+			if (should_stop(c)) {
+				*stopped = true;
+				break;
+			}
 		}
 	}
 	if (rc == 0 && n < 0)
 		rc = n;
 	mr_iter_free(it);
 	mr_buf_dispose(&raw);
+	return rc;
+}
+
+/* Every record once: from where an interrupted run stopped to the end,
+ * then from the start round to that point, so a run that completes has
+ * looked at every record with its own clock (which keeps purge
+ * idempotent: a second run right after deletes nothing). */
+static int purge_records(purge_ctx *c, const mr_blob_id *resume, bool *stopped)
+{
+	int rc = purge_records_range(c, resume, NULL, stopped);
+	if (rc == 0 && !*stopped && resume)
+		rc = purge_records_range(c, NULL, resume, stopped);
 	return rc;
 }
 
@@ -1450,42 +1499,29 @@ int mr_blob_purge(mr_blob *bs, const mr_blob_purge_opts *opts, mr_blob_purge_sta
 	memset(st, 0, sizeof(*st));
 	purge_ctx c = {.bs = bs, .opts = opts, .st = st, .now = now_ms(bs)};
 	c.grace = opts && opts->grace_ms >= 0 ? opts->grace_ms : bs->grace_ms;
-	/* where a stopped run left off */
+	/* where a stopped (or killed) run left the record pass */
 	mr_key k;
 	mr_buf cp = MR_BUF_INIT;
-	int phase = PH_RESERVATIONS;
 	mr_blob_id resume;
-	bool have_resume = false;
+	bool have_resume = false, stopped = false;
 	int rc = mr_data_get(bs->meta, checkpoint_key(&k), &cp);
-	if (rc == 0 && cp.len == 1 + MR_BLOB_ID_LEN && cp.ptr[0] >= PH_RESERVATIONS && cp.ptr[0] <= PH_ORPHANS) {
-		phase = cp.ptr[0];
+	if (rc == 0 && cp.len == 1 + MR_BLOB_ID_LEN && cp.ptr[0] == PH_RECORDS) {
 		memcpy(resume.bytes, cp.ptr + 1, MR_BLOB_ID_LEN);
-		have_resume = phase == PH_RECORDS;
+		have_resume = true;
 	}
 	mr_buf_dispose(&cp);
 	rc = rc == MR_ENOTFOUND ? 0 : rc;
-	if (rc == 0 && phase <= PH_RESERVATIONS) {
+	if (rc == 0)
 		rc = purge_reservations(&c);
-		if (rc == 0 && should_stop(&c)) {
-			rc = save_checkpoint(bs, PH_RESERVATIONS, NULL);
-			return err(bs, rc);
-		}
-	}
-	if (rc == 0 && phase <= PH_RECORDS) {
-		rc = purge_records(&c, have_resume ? &resume : NULL);
-		if (rc == 0 && should_stop(&c))
-			return err(bs, rc); /* checkpoint saved by purge_records */
-		if (rc == 0)
-			rc = save_checkpoint(bs, PH_ORPHANS, NULL);
-	}
-	if (rc == 0 && phase <= PH_ORPHANS) {
+	if (rc == 0 && should_stop(&c))
+		return 0; /* the checkpoint (if any) stays */
+	if (rc == 0)
+		rc = purge_records(&c, have_resume ? &resume : NULL, &stopped);
+	if (rc != 0 || stopped)
+		return err(bs, rc); /* checkpoint saved by purge_records */
+	if ((rc = save_checkpoint(bs, 0, NULL)) == 0)
 		rc = purge_orphans(&c);
-		if (rc == 0 && should_stop(&c))
-			return err(bs, rc);
-	}
-	if (rc == 0)
-		rc = save_checkpoint(bs, 0, NULL);
-	if (rc == 0)
+	if (rc == 0 && !should_stop(&c))
 		st->complete = true;
 	return err(bs, rc);
 }

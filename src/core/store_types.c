@@ -68,6 +68,10 @@ static const mr_key_spec redis_keys[] = {
 	{"password", MR_KEY_SECRET},
 	{"timeout", MR_KEY_DURATION},
 	{"tls", MR_KEY_BOOL},
+	{"tls-ca-file", MR_KEY_STRING},
+	{"tls-cert-file", MR_KEY_STRING},
+	{"tls-key-file", MR_KEY_STRING},
+	{"tls-insecure-skip-verify", MR_KEY_BOOL},
 	{"purge.frequency", MR_KEY_CRON},
 	{NULL, 0},
 };

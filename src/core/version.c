@@ -15,6 +15,6 @@ const char *mr_backends_compiled(void)
 	if (!list[0])
 		snprintf(list, sizeof(list), "data: %s| in-memory: local, data store%s | search: built-in (in the data store) | "
 					     "blake3: %s",
-			 mr_data__backend_names(), MR_HAVE_REDIS ? ", redis" : "", MR_BLAKE3_SIMD);
+			 mr_data__backend_names(), MR_HAVE_REDIS ? (MR_HAVE_REDIS_TLS ? ", redis (with TLS)" : ", redis (no TLS)") : "", MR_BLAKE3_SIMD);
 	return list;
 }

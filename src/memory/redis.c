@@ -12,12 +12,12 @@
  * MR_EUNCERTAIN when it writes non-idempotently (incr, rate), else retried
  * until the timeout, then MR_EUNAVAILABLE.  One mutex serializes a handle's
  * connections; pipelines send all ops per node before reading replies.
- * TLS needs hiredis_ssl, which this build does not link: `tls = true`
- * fails clearly.
+ * Connections (plain TCP or TLS, `tls = true` or rediss://) are
+ * redis_conn.h's: this file only builds commands and reads replies.
  */
 #include "memory/backend.h"
+#include "memory/redis_conn.h"
 
-#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <strings.h>
 
@@ -28,7 +28,7 @@
 typedef struct node {
 	char host[256];
 	int port;
-	redisContext *c;
+	mr_redis_conn *c;
 } node;
 
 typedef struct rd {
@@ -37,6 +37,7 @@ typedef struct rd {
 	bool cluster;
 	int timeout_ms;
 	char *user, *password;
+	mr_redis_tls *tls; /* NULL: plain TCP */
 	node nodes[MAX_NODES];
 	int nnodes;
 	uint16_t slots[NSLOTS];
@@ -163,47 +164,70 @@ static void cmd_plain(cmd *c, const char *name, mr_slice key)
 
 static void node_drop(node *n)
 {
-	if (n->c)
-		redisFree(n->c);
+	mr_redis__conn_close(n->c);
 	n->c = NULL;
+}
+
+/* Runs one command on a fresh connection during setup; reply NULL on failure
+ * with *code set (MR_EUNAVAILABLE, or MR_EAUTH when TLS refused us). */
+static redisReply *setup_call(mr_redis_conn *c, int argc, const char *const *argv, int *code)
+{
+	size_t lens[4];
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	redisReply *rep = NULL;
+	int rc = mr_redis__conn_call(c, &rep, argc, argv, lens);
+	*code = rc < 0 ? rc : MR_EUNAVAILABLE;
+	return rep;
+}
+
+/* The code for a failed setup command: a server error naming auth is MR_EAUTH. */
+static int setup_code(const redisReply *rep, int code)
+{
+	if (!rep)
+		return code;
+	if (rep->type == REDIS_REPLY_ERROR &&
+	    (!strncmp(rep->str, "NOAUTH", 6) || !strncmp(rep->str, "NOPERM", 6) || !strncmp(rep->str, "WRONGPASS", 9)))
+		return MR_EAUTH;
+	return MR_EUNAVAILABLE;
 }
 
 static int node_connect(rd *r, node *n)
 {
 	if (n->c)
 		return 0;
-	struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-	redisContext *c = redisConnectWithTimeout(n->host, n->port, tv);
-	if (!c)
-		return mr_error_oom();
-	if (c->err) {
-		int rc = mr_error_set(MR_EUNAVAILABLE, "connect %s:%d: %s (timeout %d ms)", n->host, n->port, c->errstr,
-				      r->timeout_ms);
-		redisFree(c);
-		return rc;
+	const char *via = r->tls ? " (TLS)" : "";
+	mr_redis_conn *c = NULL;
+	int rc = mr_redis__conn_open(&c, n->host, n->port, r->tls, r->timeout_ms);
+	if (rc < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", mr_error_last()->message);
+		return mr_error_set(rc, "connect %s:%d%s: %s (timeout %d ms)", n->host, n->port, via, why, r->timeout_ms);
 	}
-	redisSetTimeout(c, tv);
 	redisReply *rep = NULL;
+	int code;
 	if (r->password) {
-		rep = r->user ? redisCommand(c, "AUTH %s %s", r->user, r->password) : redisCommand(c, "AUTH %s", r->password);
+		const char *auth[3] = {"AUTH", r->user ? r->user : r->password, r->password};
+		rep = setup_call(c, r->user ? 3 : 2, auth, &code);
 		if (!rep || rep->type == REDIS_REPLY_ERROR) {
-			int rc = mr_error_set(rep ? MR_EAUTH : MR_EUNAVAILABLE, "AUTH at %s:%d: %s", n->host, n->port,
-					      rep ? rep->str : c->errstr);
+			rc = mr_error_set(rep ? MR_EAUTH : code, "AUTH at %s:%d%s: %s", n->host, n->port, via,
+					  rep ? rep->str : c->errstr);
 			if (rep)
 				freeReplyObject(rep);
-			redisFree(c);
+			mr_redis__conn_close(c);
 			return rc;
 		}
 		freeReplyObject(rep);
 	}
 	for (int s = 0; s < 4; s++) {
-		rep = redisCommand(c, "SCRIPT LOAD %s", scripts[s]);
+		const char *load[3] = {"SCRIPT", "LOAD", scripts[s]};
+		rep = setup_call(c, 3, load, &code);
 		if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-			int rc = mr_error_set(MR_EUNAVAILABLE, "SCRIPT LOAD at %s:%d: %s (timeout %d ms)", n->host, n->port,
-					      rep && rep->type == REDIS_REPLY_ERROR ? rep->str : c->errstr, r->timeout_ms);
+			rc = mr_error_set(setup_code(rep, code), "SCRIPT LOAD at %s:%d%s: %s (timeout %d ms)", n->host, n->port, via,
+					  rep && rep->type == REDIS_REPLY_ERROR ? rep->str : c->errstr, r->timeout_ms);
 			if (rep)
 				freeReplyObject(rep);
-			redisFree(c);
+			mr_redis__conn_close(c);
 			return rc;
 		}
 		memcpy(r->sha[s], rep->str, 40);
@@ -236,9 +260,11 @@ static int discover(rd *r)
 		node *n = &r->nodes[i];
 		if ((last = node_connect(r, n)) < 0)
 			continue;
-		redisReply *rep = redisCommand(n->c, "CLUSTER SLOTS");
+		const char *slots[2] = {"CLUSTER", "SLOTS"};
+		int code;
+		redisReply *rep = setup_call(n->c, 2, slots, &code);
 		if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-			last = mr_error_set(MR_EUNAVAILABLE, "CLUSTER SLOTS at %s:%d: %s", n->host, n->port,
+			last = mr_error_set(setup_code(rep, code), "CLUSTER SLOTS at %s:%d: %s", n->host, n->port,
 					    rep && rep->type == REDIS_REPLY_ERROR ? rep->str : n->c->errstr);
 			if (rep)
 				freeReplyObject(rep);
@@ -348,9 +374,14 @@ static int run(rd *r, cmd *cs, size_t n)
 				refresh = true;
 				continue;
 			}
-			if (ask[i] >= 0)
-				redisAppendCommand(nd->c, "ASKING");
-			redisAppendCommandArgv(nd->c, cs[i].argc, cs[i].argv, cs[i].lens);
+			static const char *const asking[1] = {"ASKING"};
+			static const size_t asking_len[1] = {6};
+			if ((ask[i] >= 0 && mr_redis__conn_append(nd->c, 1, asking, asking_len) < 0) ||
+			    mr_redis__conn_append(nd->c, cs[i].argc, cs[i].argv, cs[i].lens) < 0) {
+				cs[i].rc = mr_error_last()->code; /* out of memory: this op fails, the others go on */
+				pending--;
+				continue;
+			}
 			sent[i] = ni;
 		}
 		/* read replies in send order */
@@ -363,18 +394,18 @@ static int run(rd *r, cmd *cs, size_t n)
 			if (!nd->c)
 				continue; /* lost earlier in this round */
 			redisReply *rep = NULL;
-			int ok = REDIS_OK;
+			int ok = 0;
 			if (asked) {
-				ok = redisGetReply(nd->c, (void **)&rep);
+				ok = mr_redis__conn_get_reply(nd->c, &rep);
 				if (rep)
 					freeReplyObject(rep);
 				rep = NULL;
 			}
-			if (ok == REDIS_OK)
-				ok = redisGetReply(nd->c, (void **)&rep);
-			if (ok != REDIS_OK || !rep) {
+			if (ok == 0)
+				ok = mr_redis__conn_get_reply(nd->c, &rep);
+			if (ok < 0 || !rep) {
 				int ni = sent[i];
-				mr_error_set(MR_EUNAVAILABLE, "%s:%d: %s (timeout %d ms)", nd->host, nd->port,
+				mr_error_set(ok < 0 ? ok : MR_EUNAVAILABLE, "%s:%d: %s (timeout %d ms)", nd->host, nd->port,
 					     nd->c->errstr[0] ? nd->c->errstr : "connection lost", r->timeout_ms);
 				node_drop(nd);
 				refresh = true;
@@ -400,7 +431,7 @@ static int run(rd *r, cmd *cs, size_t n)
 				for (size_t j = i + 1; j < n; j++) /* drain what this node still owes */
 					if (sent[j] == sent[i]) {
 						redisReply *x = NULL;
-						if (redisGetReply(nd->c, (void **)&x) == REDIS_OK && x) {
+						if (mr_redis__conn_get_reply(nd->c, &x) == 0 && x) {
 							if (sent[j] >= 0 && classify(x) == 0 && !(x->type == REDIS_REPLY_ERROR && !strncmp(x->str, "NOSCRIPT", 8))) {
 								cs[j].reply = x;
 								cs[j].rc = 0;
@@ -654,6 +685,7 @@ static void redis_close(mr_memory_inst *in)
 	for (int i = 0; i < r->nnodes; i++)
 		node_drop(&r->nodes[i]);
 	pthread_mutex_destroy(&r->mu);
+	mr_redis__tls_free(r->tls);
 	mr_free(r->user);
 	mr_free(r->password);
 	mr_free(r);
@@ -717,6 +749,7 @@ static int redis_open(mr_memory_inst **out, const mr_config *cfg, const mr_store
 	size_t nurls = 0;
 	int64_t timeout;
 	bool tls = false, tls_cfg;
+	mr_redis_tls_opts tls_opts = {0};
 	int rc = mr_store_config_string(sc, "redis-type", "single", &type);
 	if (rc == 0)
 		rc = mr_store_config_duration_ms(sc, "timeout", 5000, &timeout);
@@ -730,6 +763,14 @@ static int redis_open(mr_memory_inst **out, const mr_config *cfg, const mr_store
 		rc = mr_store_config_string(sc, "password", NULL, &password);
 	if (rc == 0)
 		rc = mr_store_config_bool(sc, "tls", false, &tls_cfg);
+	if (rc == 0)
+		rc = mr_store_config_string(sc, "tls-ca-file", NULL, &tls_opts.ca_file);
+	if (rc == 0)
+		rc = mr_store_config_string(sc, "tls-cert-file", NULL, &tls_opts.cert_file);
+	if (rc == 0)
+		rc = mr_store_config_string(sc, "tls-key-file", NULL, &tls_opts.key_file);
+	if (rc == 0)
+		rc = mr_store_config_bool(sc, "tls-insecure-skip-verify", false, &tls_opts.insecure_skip_verify);
 	if (rc < 0)
 		goto fail;
 	if (strcmp(type, "single") && strcmp(type, "cluster")) {
@@ -758,9 +799,19 @@ static int redis_open(mr_memory_inst **out, const mr_config *cfg, const mr_store
 		goto fail;
 	}
 	if (tls || tls_cfg) {
-		rc = mr_error_set(MR_ENOTSUPPORTED, "%s: tls: TLS not supported by this build (hiredis_ssl was not found at configure time)",
-				  mr_store_config_where(sc, "tls"));
-		goto fail;
+		if ((rc = mr_redis__tls_new(&r->tls, &tls_opts)) < 0) {
+			mr_error_prefix("%s", mr_store_config_where(sc, "tls"));
+			goto fail;
+		}
+	} else {
+		static const char *const tls_keys[] = {"tls-ca-file", "tls-cert-file", "tls-key-file",
+						       "tls-insecure-skip-verify"};
+		for (size_t i = 0; i < MR_ARRAY_LEN(tls_keys); i++)
+			if (mr_store_config_has(sc, tls_keys[i])) {
+				rc = mr_error_set(MR_EINVALID, "%s: %s is set but TLS is off (set tls = true or use rediss:// urls)",
+						  mr_store_config_where(sc, tls_keys[i]), tls_keys[i]);
+				goto fail;
+			}
 	}
 	rc = r->cluster ? discover(r) : node_connect(r, &r->nodes[0]);
 	if (rc < 0)

@@ -1,8 +1,11 @@
 /*
  * conformance_memory.c — the in-memory store conformance suite, written
  * against include/mailroom/memory.h only, run unchanged per backend:
- *   local | redis | redis_cluster | valkey   (argv[1])
- *   down   a Redis URL on a closed port: errors within the timeout.
+ *   local | redis | redis_cluster | redis_tls | valkey | datastore_*   (argv[1])
+ *   down         a Redis URL on a closed port: errors within the timeout.
+ *   tls_failure  wrong CA, missing client certificate, TLS against a
+ *                plaintext port and plaintext against the TLS port: clear
+ *                errors naming the store and address, within the timeout.
  * Concurrency uses 4 threads for local (it is in-process by design) and 4
  * forked processes, each opening its own handle, for server backends.
  * TTL checks use the injected clock where the backend has
@@ -468,11 +471,128 @@ static void test_down(void)
 	printf("silent server: %s\n", mr_error_last()->message);
 	MR_CHECK(strstr(mr_error_last()->message, "127.0.0.1:") != NULL);
 	MR_CHECK((uint64_t)time(NULL) - t0 < 5);
-	/* TLS asked of a build without hiredis_ssl: a clear error, at open */
+	/* TLS settings without TLS: a configuration error naming the key, at open */
 	snprintf(cfg_text, sizeof(cfg_text),
-		 PRELUDE "[store.\"mem\"]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:1\"\ntls = true\n");
-	MR_CHECK_RC(open_store(&m), MR_ENOTSUPPORTED);
-	MR_CHECK(strstr(mr_error_last()->message, "TLS not supported by this build") != NULL);
+		 PRELUDE "[store.\"mem\"]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:1\"\ntls-ca-file = \"/x/ca.crt\"\n");
+	MR_CHECK_RC(open_store(&m), MR_EINVALID);
+	MR_CHECK(strstr(mr_error_last()->message, "tls-ca-file is set but TLS is off") != NULL);
+}
+
+/* ---- TLS failures (scripts/servers/redis-tls) ---- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Opens a redis store from url and extra lines, then one get; returns the
+ * first failure's code (0 if both worked); *ms = time taken. */
+static int tls_try(const char *url, const char *extra, uint64_t *ms)
+{
+	snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"redis\"\nurl = \"%s\"\ntimeout = \"1s\"\n%s",
+		 url, extra);
+	uint64_t t0 = mono_ms();
+	mr_memory *m = NULL;
+	int rc = open_store(&m);
+	if (rc == 0) {
+		mr_buf v = MR_BUF_INIT;
+		rc = mr_memory_get(mr_memory_root(m), K("tls-probe"), &v);
+		if (rc == MR_ENOTFOUND)
+			rc = 0;
+		mr_buf_dispose(&v);
+		mr_memory_close(m);
+	}
+	*ms = mono_ms() - t0;
+	printf("  %s -> %s: %s (%llu ms)\n", url, mr_error_code_name(rc), rc ? mr_error_last()->message : "ok",
+	       (unsigned long long)*ms);
+	return rc;
+}
+
+static bool msg_has(const char *s) { return strstr(mr_error_last()->message, s) != NULL; }
+
+static void test_tls_failures(void)
+{
+	const char *url = getenv("MR_TEST_REDIS_TLS_URL"), *ca = getenv("MR_TEST_REDIS_TLS_CA");
+	const char *cert = getenv("MR_TEST_REDIS_TLS_CERT"), *key = getenv("MR_TEST_REDIS_TLS_KEY");
+	const char *wrong_ca = getenv("MR_TEST_REDIS_TLS_WRONG_CA"), *plain = getenv("MR_TEST_REDIS_URL");
+	if (!url || !ca || !cert || !key || !wrong_ca)
+		MR_TEST_SKIP("MR_TEST_REDIS_TLS_URL/_CA/_CERT/_KEY/_WRONG_CA are not set (scripts/servers/redis-tls start sets them)");
+	const char *addr = strstr(url, "://") + 3; /* host:port */
+	char extra[1024], plain_url[512];
+	uint64_t ms;
+	/* the right settings work (the control case the failures differ from) */
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\ntls-cert-file = \"%s\"\ntls-key-file = \"%s\"\n", ca, cert,
+		 key);
+	if (tls_try(url, extra, &ms) == MR_ENOTSUPPORTED)
+		MR_TEST_SKIP("this build has no TLS: %s", mr_error_last()->message);
+	MR_CHECK_OK(tls_try(url, extra, &ms));
+	/* wrong CA: certificate verification fails, naming store and address, within the timeout */
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\ntls-cert-file = \"%s\"\ntls-key-file = \"%s\"\n",
+		 wrong_ca, cert, key);
+	MR_CHECK_RC(tls_try(url, extra, &ms), MR_EAUTH);
+	MR_CHECK(msg_has("store \"mem\"") && msg_has(addr) && msg_has("certificate verification failed") &&
+		 msg_has(wrong_ca));
+	MR_CHECK(ms < 2000);
+	/* wrong CA with verification off: connects (tests only) */
+	snprintf(extra, sizeof(extra),
+		 "tls-ca-file = \"%s\"\ntls-insecure-skip-verify = true\ntls-cert-file = \"%s\"\ntls-key-file = \"%s\"\n",
+		 wrong_ca, cert, key);
+	MR_CHECK_OK(tls_try(url, extra, &ms));
+	/* no CA file: the system store does not know our test CA */
+	snprintf(extra, sizeof(extra), "tls-cert-file = \"%s\"\ntls-key-file = \"%s\"\n", cert, key);
+	MR_CHECK_RC(tls_try(url, extra, &ms), MR_EAUTH);
+	MR_CHECK(msg_has("system CA store"));
+	/* the server requires a client certificate: we present none */
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\n", ca);
+	MR_CHECK_RC(tls_try(url, extra, &ms), MR_EAUTH);
+	MR_CHECK(msg_has(addr) && msg_has("client certificate"));
+	MR_CHECK(ms < 2000);
+	/* a host name instead of the IP: SNI and the DNS name in the certificate */
+	char by_name[512];
+	snprintf(by_name, sizeof(by_name), "rediss://localhost:%s", strrchr(addr, ':') + 1);
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\ntls-cert-file = \"%s\"\ntls-key-file = \"%s\"\n", ca, cert,
+		 key);
+	MR_CHECK_OK(tls_try(by_name, extra, &ms));
+	/* plaintext client to the TLS port: an error, no hang */
+	snprintf(plain_url, sizeof(plain_url), "redis://%s", addr);
+	MR_CHECK_RC(tls_try(plain_url, "", &ms), MR_EUNAVAILABLE);
+	MR_CHECK(msg_has("store \"mem\"") && msg_has(addr) && msg_has("expects TLS"));
+	MR_CHECK(ms < 2000);
+	/* bad files: configuration errors naming the key and the path */
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"/nonexistent/ca.crt\"\n");
+	MR_CHECK_RC(tls_try(url, extra, &ms), MR_EINVALID);
+	MR_CHECK(msg_has("tls-ca-file") && msg_has("/nonexistent/ca.crt") && msg_has("No such file"));
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\ntls-cert-file = \"%s\"\n", ca, cert);
+	MR_CHECK_RC(tls_try(url, extra, &ms), MR_EINVALID);
+	MR_CHECK(msg_has("tls-cert-file and tls-key-file"));
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\ntls-cert-file = \"%s\"\ntls-key-file = \"%s\"\n", ca, ca,
+		 key);
+	MR_CHECK_RC(tls_try(url, extra, &ms), MR_EINVALID);
+	MR_CHECK(msg_has("tls-key-file") && msg_has("mismatch"));
+	/* TLS client to a plaintext port: an error, no hang */
+	if (plain && *plain) {
+		snprintf(plain_url, sizeof(plain_url), "rediss://%s", strstr(plain, "://") + 3);
+		snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\n", ca);
+		MR_CHECK_RC(tls_try(plain_url, extra, &ms), MR_EUNAVAILABLE);
+		MR_CHECK(msg_has("store \"mem\"") && msg_has(strstr(plain, "://") + 3) && msg_has("speaking TLS"));
+		MR_CHECK(ms < 2000);
+	} else {
+		printf("  (MR_TEST_REDIS_URL unset: TLS against a plaintext port not checked)\n");
+	}
+	/* a server that accepts and never answers: the handshake times out */
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	MR_CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 8) == 0);
+	MR_CHECK(getsockname(lfd, (struct sockaddr *)&sa, &sl) == 0);
+	snprintf(plain_url, sizeof(plain_url), "rediss://127.0.0.1:%d", ntohs(sa.sin_port));
+	snprintf(extra, sizeof(extra), "tls-ca-file = \"%s\"\n", ca);
+	MR_CHECK_RC(tls_try(plain_url, extra, &ms), MR_EUNAVAILABLE);
+	MR_CHECK(msg_has("TLS handshake") && msg_has("timed out"));
+	MR_CHECK(ms < 2000);
+	close(lfd);
 }
 
 int main(int argc, char **argv)
@@ -481,6 +601,10 @@ int main(int argc, char **argv)
 	snprintf(run_id, sizeof(run_id), "t%d-%ld", (int)getpid(), (long)time(NULL));
 	if (strcmp(backend, "down") == 0) {
 		MR_TEST_RUN(test_down);
+		MR_TEST_DONE();
+	}
+	if (strcmp(backend, "tls_failure") == 0) {
+		MR_TEST_RUN(test_tls_failures);
 		MR_TEST_DONE();
 	}
 	char tmpdir[] = "/tmp/mr-memory-ds.XXXXXX";
@@ -503,13 +627,16 @@ int main(int argc, char **argv)
 			MR_TEST_SKIP("MR_TEST_PG_URL is not set (scripts/servers/postgres start sets it)");
 		snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"postgresql\"\nurl = \"%s\"\n", url);
 	} else {
-		const char *var = strcmp(backend, "redis") == 0   ? "MR_TEST_REDIS_URL"
-				  : strcmp(backend, "valkey") == 0 ? "MR_TEST_VALKEY_URL"
-								   : "MR_TEST_REDIS_CLUSTER_URLS";
+		const char *var = strcmp(backend, "redis") == 0       ? "MR_TEST_REDIS_URL"
+				  : strcmp(backend, "valkey") == 0    ? "MR_TEST_VALKEY_URL"
+				  : strcmp(backend, "redis_tls") == 0 ? "MR_TEST_REDIS_TLS_URL"
+								      : "MR_TEST_REDIS_CLUSTER_URLS";
 		const char *url = getenv(var);
 		if (!url || !*url)
 			MR_TEST_SKIP("%s is not set (scripts/servers/%s start sets it)", var,
-				     strcmp(backend, "valkey") == 0 ? "valkey" : "redis");
+				     strcmp(backend, "valkey") == 0	 ? "valkey"
+				     : strcmp(backend, "redis_tls") == 0 ? "redis-tls"
+									 : "redis");
 		if (strcmp(backend, "redis_cluster") == 0) {
 			char list[1024] = "";
 			char *dup = strdup(url), *save = NULL;
@@ -522,6 +649,17 @@ int main(int argc, char **argv)
 		} else {
 			snprintf(cfg_text, sizeof(cfg_text), PRELUDE "[store.\"mem\"]\ntype = \"redis\"\nurl = \"%s\"\ntimeout = \"2s\"\n",
 				 url);
+		}
+		/* TLS: the test CA and client certificate (the server requires one) */
+		const char *tls_vars[3][2] = {{"tls-ca-file", "MR_TEST_REDIS_TLS_CA"},
+					      {"tls-cert-file", "MR_TEST_REDIS_TLS_CERT"},
+					      {"tls-key-file", "MR_TEST_REDIS_TLS_KEY"}};
+		for (int i = 0; i < 3 && strcmp(backend, "redis_tls") == 0; i++) {
+			const char *path = getenv(tls_vars[i][1]);
+			if (!path || !*path)
+				MR_TEST_SKIP("%s is not set (scripts/servers/redis-tls start sets it)", tls_vars[i][1]);
+			snprintf(cfg_text + strlen(cfg_text), sizeof(cfg_text) - strlen(cfg_text), "%s = \"%s\"\n", tls_vars[i][0],
+				 path);
 		}
 	}
 	if (open_store(&M) < 0) {
