@@ -211,19 +211,12 @@ int mr_search_index(mr_search *s, uint64_t account, uint32_t doc_id, const mr_se
 /*
  * Indexes n documents of one account (ids[i] <- docs[i]) in as few round
  * trips as the backend allows (Elasticsearch: one _bulk request per 500
- * documents; other backends: one mr_search_index each).  Each document is
+ * documents; the built-in index: one data-store commit for the whole batch,
+ * all or none; other backends: one mr_search_index each).  Each document is
  * replaced atomically, but the batch is not: after an error, some of its
  * documents may be indexed (indexing them again is harmless).
  */
 int mr_search_index_batch(mr_search *s, uint64_t account, const uint32_t *ids, const mr_search_doc *docs, size_t n);
-/*
- * Indexes n documents of one account: like n calls of mr_search_index, but
- * the built-in index writes them in one data-store commit (one WAL sync
- * instead of n), all or none.  Ids repeated in one call fall back to one
- * call each.
- */
-int mr_search_index_many(mr_search *s, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
-			 size_t n);
 /* Removes a document; MR_ENOTFOUND when it was not indexed. */
 int mr_search_remove(mr_search *s, uint64_t account, uint32_t doc_id);
 /*

@@ -322,6 +322,8 @@ static void index_group(ctx *c, job **jobs, size_t n)
 	mr_search_doc docs[INDEX_GROUP];
 	uint32_t ids[INDEX_GROUP];
 	memset(db, 0, sizeof(db));
+	memset(docs, 0, sizeof(docs));
+	memset(ids, 0, sizeof(ids));
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = build_doc(c, jobs[i], &db[i]);
@@ -335,7 +337,7 @@ static void index_group(ctx *c, job **jobs, size_t n)
 		if (rc)
 			snprintf(why[i], sizeof(why[i]), "stored but not indexed: %s", mr_error_last()->message);
 	}
-	if (rc == 0 && mr_search_index_many(c->search, c->account, ids, docs, n) != 0) {
+	if (rc == 0 && mr_search_index_batch(c->search, c->account, ids, docs, n) != 0) {
 		/* The group failed as a whole (e.g. a statement timeout on a slow
 		 * server): index its documents one by one, so one bad document or
 		 * an oversized commit costs only what it must. */

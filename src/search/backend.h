@@ -19,8 +19,8 @@
 #include "core/config.h"
 #include "mailroom/search.h"
 
-/* 1: open..optimize; 2: index_batch; 3: index_many; 4: next_account. */
-#define MR_SEARCH_BACKEND_VERSION 4
+/* 1: open..optimize; 2: index_batch; 3: next_account. */
+#define MR_SEARCH_BACKEND_VERSION 3
 
 /* Capability bits. */
 #define MR_SEARCH_CAP_RELEVANCE (1u << 0) /* MR_SEARCH_ORDER_RELEVANCE */
@@ -81,14 +81,7 @@ struct mr_search_backend {
 			   size_t n);
 
 	/*
-	 * Optional (version 3).  Indexes n documents of one account with
-	 * distinct ids, all or none; NULL: the front calls index n times.
-	 * The built-in backend writes them in one data-store commit.
-	 */
-	int (*index_many)(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
-			  size_t n);
-	/*
-	 * Optional (version 4).  The smallest account >= from that has
+	 * Optional (version 3).  The smallest account >= from that has
 	 * anything indexed, into *out; MR_ENOTFOUND when there is none.  NULL:
 	 * the front answers MR_ENOTSUPPORTED (purge tasks then have no
 	 * accounts to optimize).

@@ -133,33 +133,6 @@ int mr_search_index_batch(mr_search *s, uint64_t account, const uint32_t *ids, c
 	return 0;
 }
 
-int mr_search_index_many(mr_search *s, uint64_t account, const uint32_t *doc_ids, const mr_search_doc *docs,
-			 size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (!doc_ids || !docs)
-		return mr_error_set(MR_EINVALID, "search index: account %llu: no documents", (unsigned long long)account);
-	bool distinct = true;
-	for (size_t i = 0; i < n && distinct; i++)
-		for (size_t j = i + 1; j < n && distinct; j++)
-			if (doc_ids[i] == doc_ids[j])
-				distinct = false;
-	if (!distinct || s->backend->version < 3 || !s->backend->index_many) {
-		for (size_t i = 0; i < n; i++) {
-			int rc = mr_search_index(s, account, doc_ids[i], &docs[i]);
-			if (rc < 0)
-				return rc;
-		}
-		return 0;
-	}
-	int rc = s->backend->index_many(s->inst, account, doc_ids, docs, n);
-	if (rc < 0)
-		mr_error_prefix("search store \"%s\" (%s): index account %llu docs %u..", s->store_id, s->backend->name,
-				(unsigned long long)account, doc_ids[0]);
-	return rc;
-}
-
 int mr_search_remove(mr_search *s, uint64_t account, uint32_t doc_id)
 {
 	int rc = s->backend->remove(s->inst, account, doc_id);
@@ -211,7 +184,7 @@ int mr_search_stats(mr_search *s, uint64_t *bytes, uint64_t *docs)
 
 int mr_search_next_account(mr_search *s, uint64_t from, uint64_t *out)
 {
-	if (s->backend->version < 4 || !s->backend->next_account)
+	if (s->backend->version < 3 || !s->backend->next_account)
 		return mr_error_set(MR_ENOTSUPPORTED, "search store \"%s\" (%s): cannot list accounts", s->store_id,
 				    s->backend->name);
 	int rc = s->backend->next_account(s->inst, from, out);

@@ -41,6 +41,9 @@ lookup = "memory"
 [store."pg"]
 type = "postgresql"
 url = "$MR_TEST_PG_URL"
+# a shared CI machine under load: the 15 s default statement timeout was
+# seen to expire on index commits waiting behind a concurrent one
+timeout = "120s"
 
 [store."memory"]
 type = "local"

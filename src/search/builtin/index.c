@@ -791,13 +791,27 @@ static void compact_if_due(builtin *b, uint64_t account, size_t n)
 	}
 }
 
-static int builtin_index_many(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids,
-			      const mr_search_doc *docs, size_t n)
+/*
+ * index_batch: the documents in one data-store commit (one WAL sync instead
+ * of one per document), all or none.  An id given twice falls back to one
+ * commit per document (a document's assertions would see its own write).
+ */
+static int builtin_index_batch(mr_search_inst *inst, uint64_t account, const uint32_t *doc_ids,
+			       const mr_search_doc *docs, size_t n)
 {
 	builtin *b = mr_container_of(inst, builtin, base);
 	if (account == GLOBAL_ACCOUNT)
 		return mr_error_set(MR_EINVALID, "account id %llu is reserved", (unsigned long long)account);
-	/* one id twice would assert against its own write: the front passes distinct ids */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (doc_ids[i] == doc_ids[j]) {
+				for (size_t k = 0; k < n; k++) {
+					int rc = builtin_index(inst, account, doc_ids[k], &docs[k]);
+					if (rc < 0)
+						return rc;
+				}
+				return 0;
+			}
 	analyzed *a = mr_calloc(n ? n : 1, sizeof(*a));
 	txn *t = mr_calloc(n ? n : 1, sizeof(*t));
 	int rc = a && t ? 0 : MR_ENOMEM;
@@ -917,6 +931,6 @@ const mr_search_backend mr_search__builtin = {
 	.query = builtin_query,
 	.stats = builtin_stats,
 	.optimize = builtin_optimize,
-	.index_many = builtin_index_many,
+	.index_batch = builtin_index_batch,
 	.next_account = builtin_next_account,
 };
