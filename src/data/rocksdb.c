@@ -5,19 +5,20 @@
  * Values live in the default column family, counters (8-byte big-endian)
  * in "counters".  A batch of only sets and clears is one atomic WriteBatch
  * on the base database (no transaction overhead).  A batch with assertions
- * or counter adds runs as an optimistic transaction: assertions and counter
- * reads are tracked with GetForUpdate, and RocksDB validates at commit that
- * no other writer touched them; when one did, a batch with assertions
- * re-checks them (MR_ECONFLICT if they no longer hold) and is retried a
- * bounded number of times.  Every commit syncs the WAL unless `sync = false`.
+ * or counter adds is checked and written under an in-process writer lock
+ * (commit_checked: assertions and counter reads see the database and the
+ * batch's earlier writes; MR_ECONFLICT when an assertion does not hold).
+ * The database is still opened as an OptimisticTransactionDB so existing
+ * directories open unchanged.  Every commit syncs the WAL unless
+ * `sync = false`.
  * One process only (RocksDB holds a lock on the directory).
  */
 #include "data/backend.h"
 
+#include <pthread.h>
 #include <rocksdb/c.h>
 
 #define SCHEMA_VERSION 1
-#define MAX_INTERNAL_RETRIES 64
 
 typedef struct rocksdb_inst {
 	mr_data_inst base;
@@ -31,6 +32,7 @@ typedef struct rocksdb_inst {
 	rocksdb_cache_t *cache;
 	rocksdb_block_based_table_options_t *bbto;
 	char *path;
+	pthread_rwlock_t commit_lock; /* shared: plain batches; exclusive: checked batches */
 } rocksdb_inst;
 
 static rocksdb_inst *downcast(mr_data_inst *i) { return mr_container_of(i, rocksdb_inst, base); }
@@ -71,6 +73,7 @@ static void rocksdb_close_inst(mr_data_inst *inst)
 	if (r->cache)
 		rocksdb_cache_destroy(r->cache);
 	mr_free(r->path);
+	pthread_rwlock_destroy(&r->commit_lock);
 	mr_free(r);
 }
 
@@ -109,6 +112,7 @@ static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
 	rocksdb_inst *r = mr_calloc(1, sizeof(*r));
 	if (!r)
 		return MR_ENOMEM;
+	pthread_rwlock_init(&r->commit_lock, NULL);
 	r->base.backend = NULL;
 	if (!(r->path = mr_strdup(path))) {
 		mr_free(r);
@@ -222,12 +226,22 @@ static int commit_plain(rocksdb_inst *r, const mr_batch_op *ops, size_t n)
 	return err ? rerr("commit", err) : 0;
 }
 
-/* One optimistic transaction attempt. */
-static int commit_txn_once(rocksdb_inst *r, const mr_batch_op *ops, size_t n, int64_t *add_result)
+/*
+ * A batch with assertions or counter adds, validated under the exclusive
+ * side of commit_lock: nothing else commits while its assertions and
+ * counters are read (through the batch, so an op sees the batch's earlier
+ * writes) and the batch is written.  Plain batches take the shared side, so
+ * they still commit concurrently (and share WAL syncs) with each other.
+ * This is exact because one process owns the database (RocksDB's LOCK
+ * file), and much cheaper than an optimistic transaction, which tracks and
+ * re-validates every key it writes: an index batch writes thousands.
+ */
+static int commit_checked(rocksdb_inst *r, const mr_batch_op *ops, size_t n, int64_t *add_result)
 {
-	rocksdb_transaction_t *t = rocksdb_optimistictransaction_begin(r->odb, r->wopts, r->topts, NULL);
+	rocksdb_writebatch_wi_t *wb = rocksdb_writebatch_wi_create(0, 1);
 	char *err = NULL;
 	int rc = 0;
+	pthread_rwlock_wrlock(&r->commit_lock);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const mr_batch_op *o = &ops[i];
 		const char *k = (const char *)o->key.ptr;
@@ -235,12 +249,10 @@ static int commit_txn_once(rocksdb_inst *r, const mr_batch_op *ops, size_t n, in
 		case MR_OP_ASSERT_VALUE:
 		case MR_OP_ASSERT_ABSENT: {
 			size_t len = 0;
-			char *v = rocksdb_transaction_get_for_update_cf(t, r->ropts, r->cf[0], k, o->key.len, &len, 1, &err);
-			if (err) {
-				rc = rerr("assert", err);
-				err = NULL;
+			char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(wb, r->db, r->ropts, r->cf[0], k,
+										  o->key.len, &len, &err);
+			if (err)
 				break;
-			}
 			bool holds = o->kind == MR_OP_ASSERT_ABSENT ? v == NULL
 								   : (v && len == o->value.len && memcmp(v, o->value.ptr, len) == 0);
 			rocksdb_free(v);
@@ -249,16 +261,16 @@ static int commit_txn_once(rocksdb_inst *r, const mr_batch_op *ops, size_t n, in
 			break;
 		}
 		case MR_OP_SET:
-			rocksdb_transaction_put_cf(t, r->cf[0], k, o->key.len, (const char *)o->value.ptr, o->value.len, &err);
+			rocksdb_writebatch_wi_put_cf(wb, r->cf[0], k, o->key.len, (const char *)o->value.ptr, o->value.len);
 			break;
 		case MR_OP_CLEAR:
-			rocksdb_transaction_delete_cf(t, r->cf[0], k, o->key.len, &err);
-			if (!err)
-				rocksdb_transaction_delete_cf(t, r->cf[1], k, o->key.len, &err);
+			rocksdb_writebatch_wi_delete_cf(wb, r->cf[0], k, o->key.len);
+			rocksdb_writebatch_wi_delete_cf(wb, r->cf[1], k, o->key.len);
 			break;
 		case MR_OP_ADD: {
 			size_t len = 0;
-			char *v = rocksdb_transaction_get_for_update_cf(t, r->ropts, r->cf[1], k, o->key.len, &len, 1, &err);
+			char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(wb, r->db, r->ropts, r->cf[1], k,
+										  o->key.len, &len, &err);
 			if (err)
 				break;
 			int64_t cur = v && len == 8 ? decode_i64(v) : 0;
@@ -266,7 +278,7 @@ static int commit_txn_once(rocksdb_inst *r, const mr_batch_op *ops, size_t n, in
 			int64_t nv = (int64_t)((uint64_t)cur + (uint64_t)o->delta); /* wraps like two's complement */
 			char enc[8];
 			encode_i64(enc, nv);
-			rocksdb_transaction_put_cf(t, r->cf[1], k, o->key.len, enc, 8, &err);
+			rocksdb_writebatch_wi_put_cf(wb, r->cf[1], k, o->key.len, enc, 8);
 			if (add_result)
 				*add_result = nv;
 			break;
@@ -278,42 +290,28 @@ static int commit_txn_once(rocksdb_inst *r, const mr_batch_op *ops, size_t n, in
 		}
 	}
 	if (!rc) {
-		rocksdb_transaction_commit(t, &err);
+		rocksdb_write_writebatch_wi(r->db, r->wopts, wb, &err);
 		if (err)
 			rc = rerr("commit", err);
-	} else {
-		rocksdb_transaction_rollback(t, &err);
-		if (err)
-			rocksdb_free(err);
 	}
-	rocksdb_transaction_destroy(t);
+	pthread_rwlock_unlock(&r->commit_lock);
+	rocksdb_writebatch_wi_destroy(wb);
 	return rc;
 }
 
 static int rocksdb_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t n, int64_t *add_result)
 {
 	rocksdb_inst *r = downcast(inst);
-	bool plain = true, asserts = false;
-	for (size_t i = 0; i < n; i++) {
+	bool plain = true;
+	for (size_t i = 0; i < n; i++)
 		if (ops[i].kind != MR_OP_SET && ops[i].kind != MR_OP_CLEAR)
 			plain = false;
-		if (ops[i].kind == MR_OP_ASSERT_VALUE || ops[i].kind == MR_OP_ASSERT_ABSENT)
-			asserts = true;
-	}
-	if (plain)
-		return commit_plain(r, ops, n);
-	/* A validation failure means another writer touched a key we read: the
-	 * assertions are re-checked on the next attempt, so retrying is exact. */
-	for (unsigned attempt = 0;; attempt++) {
-		int rc = commit_txn_once(r, ops, n, add_result);
-		if (rc != MR_ECONFLICT)
-			return rc;
-		if (asserts && strstr(mr_error_last()->message, "no longer holds"))
-			return rc;
-		if (attempt >= MAX_INTERNAL_RETRIES)
-			return rc;
-		mr_sleep_ms(mr_backoff_ms(attempt, 1, 20));
-	}
+	if (!plain)
+		return commit_checked(r, ops, n, add_result);
+	pthread_rwlock_rdlock(&r->commit_lock);
+	int rc = commit_plain(r, ops, n);
+	pthread_rwlock_unlock(&r->commit_lock);
+	return rc;
 }
 
 static int rocksdb_scan(mr_data_inst *inst, const mr_range *range, size_t limit, mr_kvpage *page)
