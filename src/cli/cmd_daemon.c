@@ -4,6 +4,7 @@
  * checkpoints and the lock is released).  One line per event on stdout.
  */
 #include "cli/cli.h"
+#include "mail/model.h"
 #include "schedule/schedule.h"
 
 #include <string.h>
@@ -36,7 +37,9 @@ int mr_cmd_daemon(mr_cli *cli, int argc, char **argv)
 	mr_cli_stop_on_signals(&stop);
 	mr_purge_opts o = {.node = node, .grace_ms = -1, .stop = stop, .clock = &clock, .on_event = mr_cli_purge_event,
 			   .payload = cli};
-	if (mr_purge_open(&p, cfg, &o) < 0 || mr_daemon_run(p, cfg) < 0)
+	if (mr_purge_open(&p, cfg, &o) == 0)
+		mr_purge_set_changes_hook(p, mr_model_changes_purge, NULL);
+	if (!p || mr_daemon_run(p, cfg) < 0)
 		exit_code = mr_cli_fail("daemon");
 	else
 		fprintf(stderr, "mailroom: daemon: stopped\n");

@@ -10,6 +10,7 @@
  */
 #include "cli/cli.h"
 #include "core/config.h"
+#include "mail/model.h"
 #include "schedule/schedule.h"
 
 #include <inttypes.h>
@@ -151,6 +152,7 @@ int mr_cmd_purge(mr_cli *cli, int argc, char **argv)
 		exit_code = mr_cli_fail("purge");
 		goto done;
 	}
+	mr_purge_set_changes_hook(p, mr_model_changes_purge, NULL);
 	mr_purge_outcome out;
 	if (mr_purge_run(p, store, slot, now ? MR_PURGE_NOW : MR_PURGE_SLOT, &out) < 0) {
 		exit_code = mr_cli_fail("purge");

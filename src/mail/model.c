@@ -22,6 +22,8 @@
  *              u32 acct 0x02 u32 thread u32 email -> ""
  *   CHANGELOG  u32 acct 0x00                 counter: the change sequence (the state)
  *              u32 acct 0x01 u8 type u64 seq u32 id -> u8 op
+ *              u32 acct 0x02 u64 first seq   -> i64 unix ms (the time of the commit writing that seq on)
+ *              u32 acct 0x03                 -> u64 oldest state still answerable (after a retention purge)
  *   COLLECTION u32 acct u8 kind str name     -> value
  */
 #include "mail/model.h"
@@ -371,6 +373,16 @@ static int change_entry(mr_batch *b, uint32_t account, mr_change_type type, uint
 	return mr_batch_set(b, mr_key_slice(&k), mr_slice_of(&v, 1));
 }
 
+/* Time marker of a commit's first change sequence, for retention. */
+static int change_marker(mr_batch *b, uint32_t account, uint64_t first_seq)
+{
+	mr_key k = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x02);
+	mr_key_u64(&k, first_seq);
+	uint8_t v[8];
+	be64(v, (uint64_t)mr_now_unix_ms());
+	return mr_batch_set(b, mr_key_slice(&k), mr_slice_of(v, 8));
+}
+
 int mr_model_state(mr_data *d, uint32_t account, char out[24])
 {
 	mr_key k = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x00);
@@ -389,6 +401,19 @@ int mr_model_changes(mr_data *d, uint32_t account, mr_change_type type, const ch
 	if (!since || !*since || *end)
 		return mr_error_set(MR_EINVALID, "state \"%s\" is not a state of this account", since ? since : "");
 	*more = false;
+	mr_key ok = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x03);
+	mr_buf ov = MR_BUF_INIT;
+	int orc = mr_data_get(d, mr_key_slice(&ok), &ov);
+	if (orc == 0 && ov.len == 8 && (uint64_t)s < rd64(ov.ptr)) {
+		unsigned long long oldest = (unsigned long long)rd64(ov.ptr);
+		mr_buf_dispose(&ov);
+		return mr_error_set(MR_ENOTFOUND,
+				    "cannot calculate changes: state %llu is older than the change log keeps (oldest %llu)",
+				    s, oldest);
+	}
+	mr_buf_dispose(&ov);
+	if (orc != 0 && orc != MR_ENOTFOUND)
+		return orc;
 	mr_key p = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x01);
 	mr_key_u8(&p, (uint8_t)type);
 	uint8_t endb[MR_DATA_MAX_KEY];
@@ -498,6 +523,7 @@ int mr_model_mailbox(mr_data *d, uint32_t account, const char *name, bool create
 		mr_batch_set(b, mr_key_slice(&nk), mr_slice_of(v, 4));
 		mr_batch_set(b, mr_key_slice(&rk), mr_buf_slice(&rec));
 		change_entry(b, account, MR_CHANGE_MAILBOX, seq, (uint32_t)next, MR_CHANGE_CREATED);
+		change_marker(b, account, seq);
 		rc = mr_batch_commit(b);
 		mr_batch_free(b);
 		mr_buf_dispose(&rec);
@@ -940,6 +966,7 @@ int mr_model_writer_seal(mr_model_writer *w, mr_batch *b)
 	if (rc)
 		return rc;
 	mr_key t3 = total_key(3);
+	rc = change_marker(b, w->account, seq);
 	for (size_t i = 0; i < w->npm && rc == 0; i++, seq++) {
 		const pending_member *m = &w->pm[i];
 		uint8_t v[12];
@@ -1220,4 +1247,134 @@ int mr_model_collection_delete(mr_data *d, uint32_t account, mr_collection_kind 
 	rc = mr_batch_commit(b);
 	mr_batch_free(b);
 	return rc;
+}
+
+/* ---- change-log retention ---- */
+
+typedef struct retention {
+	mr_data *d;
+	int64_t older_than_ms;
+	volatile const int *stop;
+	uint64_t deleted;
+	bool stopped;
+} retention;
+
+/* Deletes the keys of range r in batches of 512; counts them. */
+static int delete_range(retention *rt, mr_range *r, uint64_t *count)
+{
+	for (;;) {
+		mr_iter *it = NULL;
+		int rc = mr_data_scan(rt->d, r, &it);
+		if (rc)
+			return rc;
+		mr_batch *b = NULL;
+		if ((rc = mr_batch_new(&b, rt->d)) != 0) {
+			mr_iter_free(it);
+			return rc;
+		}
+		mr_slice k, v;
+		size_t n = 0;
+		while (n < 512 && (rc = mr_iter_next(it, &k, &v)) == 1) {
+			if ((rc = mr_batch_clear(b, k)) != 0)
+				break;
+			n++;
+		}
+		mr_iter_free(it);
+		if (rc >= 0 && n > 0)
+			rc = mr_batch_commit(b);
+		mr_batch_free(b);
+		if (rc < 0)
+			return rc;
+		*count += n;
+		if (n < 512)
+			return 0;
+	}
+}
+
+static int retain_account(const char *name, uint32_t account, void *payload)
+{
+	(void)name;
+	retention *rt = payload;
+	if (rt->stop && *rt->stop) {
+		rt->stopped = true;
+		return 1;
+	}
+	/* the newest commit older than the cutoff: every change before the next commit's first seq goes */
+	mr_key mp = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x02);
+	uint8_t endb[MR_DATA_MAX_KEY];
+	mr_range r = mr_range_prefix(mr_key_slice(&mp), endb, sizeof(endb));
+	mr_iter *it = NULL;
+	int rc = mr_data_scan(rt->d, &r, &it);
+	if (rc)
+		return rc;
+	mr_slice k, v;
+	uint64_t cut = 0; /* first seq kept */
+	bool any_old = false;
+	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
+		if (k.len != mp.len + 8 || v.len != 8) {
+			rc = mr_error_set(MR_ECORRUPT, "mail model: bad change-log time marker");
+			break;
+		}
+		uint64_t seq = rd64(k.ptr + mp.len);
+		if ((int64_t)rd64(v.ptr) >= rt->older_than_ms) {
+			cut = seq;
+			break;
+		}
+		any_old = true;
+	}
+	mr_iter_free(it);
+	if (rc < 0)
+		return rc;
+	if (!any_old)
+		return 0;
+	if (cut == 0) {
+		/* every commit is old: keep nothing before the next sequence */
+		mr_key ck = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x00);
+		int64_t last = 0;
+		if ((rc = mr_data_get_counter(rt->d, mr_key_slice(&ck), &last)) != 0)
+			return rc;
+		cut = (uint64_t)last + 1;
+	}
+	/* first the oldest answerable state, so no reader is told "no changes" for a gap */
+	mr_key ok = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x03);
+	uint8_t ov[8];
+	be64(ov, cut - 1);
+	mr_batch *b = NULL;
+	if ((rc = mr_batch_new(&b, rt->d)) != 0)
+		return rc;
+	rc = mr_batch_set(b, mr_key_slice(&ok), mr_slice_of(ov, 8));
+	if (rc == 0)
+		rc = mr_batch_commit(b);
+	mr_batch_free(b);
+	if (rc)
+		return rc;
+	for (int type = MR_CHANGE_EMAIL; type <= MR_CHANGE_THREAD && rc == 0; type++) {
+		mr_key tp = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x01);
+		mr_key_u8(&tp, (uint8_t)type);
+		uint8_t tend[MR_DATA_MAX_KEY];
+		mr_range tr = mr_range_prefix(mr_key_slice(&tp), tend, sizeof(tend));
+		mr_key te = tp;
+		mr_key_u64(&te, cut);
+		tr.end = mr_key_slice(&te);
+		rc = delete_range(rt, &tr, &rt->deleted);
+	}
+	if (rc == 0) {
+		uint64_t markers = 0;
+		mr_key me = mp;
+		mr_key_u64(&me, cut);
+		r.end = mr_key_slice(&me);
+		rc = delete_range(rt, &r, &markers);
+	}
+	return rc;
+}
+
+int mr_model_changes_purge(mr_data *d, int64_t older_than_ms, volatile const int *stop, uint64_t *deleted,
+			   bool *complete, void *payload)
+{
+	(void)payload;
+	retention rt = {.d = d, .older_than_ms = older_than_ms, .stop = stop};
+	int rc = mr_model_accounts(d, retain_account, &rt);
+	*deleted = rt.deleted;
+	*complete = !rt.stopped;
+	return rc < 0 ? rc : 0;
 }

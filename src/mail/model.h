@@ -165,6 +165,16 @@ int mr_model_state(mr_data *d, uint32_t account, char out[24]);
 typedef int (*mr_model_change_fn)(mr_change_op op, uint32_t id, uint64_t seq, void *payload);
 int mr_model_changes(mr_data *d, uint32_t account, mr_change_type type, const char *since, size_t limit,
 		     mr_model_change_fn fn, void *payload, bool *more);
+/*
+ * Retention (`retention.changes`, run by the data store's purge): deletes
+ * the change-log entries of commits made before older_than_ms, account by
+ * account.  A state older than what is kept then gets MR_ENOTFOUND
+ * "cannot calculate changes" (JMAP's cannotCalculateChanges) instead of a
+ * partial answer.  Stops between accounts when *stop is set (*complete
+ * false); idempotent.  Matches mr_purge_changes_fn (payload unused).
+ */
+int mr_model_changes_purge(mr_data *d, int64_t older_than_ms, volatile const int *stop, uint64_t *deleted,
+			   bool *complete, void *payload);
 
 /* ---- totals (for stats) ---- */
 typedef struct mr_model_totals {

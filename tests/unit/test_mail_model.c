@@ -3,6 +3,7 @@
  * mailboxes (parents, roles, UIDs), emails with dedup outcomes, blob links in
  * the same batch, threads, the change log, collections.
  */
+#include "core/common.h"
 #include "harness.h"
 
 #include "mail/model.h"
@@ -204,6 +205,26 @@ static void test_emails_threads_changes(void)
 	MR_CHECK_OK(mr_model_changes(d, a, MR_CHANGE_EMAIL, state1, 0, on_change, &none, &more));
 	MR_CHECK_EQ_INT(none.n, 0);
 	MR_CHECK_RC(mr_model_changes(d, a, MR_CHANGE_EMAIL, "x1", 0, on_change, &none, &more), MR_EINVALID);
+
+	/* retention: a cutoff before every commit deletes nothing */
+	uint64_t deleted = 99;
+	bool complete = false;
+	MR_CHECK_OK(mr_model_changes_purge(d, 0, NULL, &deleted, &complete, NULL));
+	MR_CHECK_EQ_INT(deleted, 0);
+	MR_CHECK(complete);
+	change_list kept = {0};
+	MR_CHECK_OK(mr_model_changes(d, a, MR_CHANGE_EMAIL, state0, 0, on_change, &kept, &more));
+	MR_CHECK_EQ_INT(kept.n, 5);
+	/* a cutoff after every commit: the old entries go, an old state cannot be answered, the current one can */
+	MR_CHECK_OK(mr_model_changes_purge(d, mr_now_unix_ms() + 60000, NULL, &deleted, &complete, NULL));
+	MR_CHECK(deleted >= 5);
+	MR_CHECK(complete);
+	MR_CHECK_RC(mr_model_changes(d, a, MR_CHANGE_EMAIL, state0, 0, on_change, &none, &more), MR_ENOTFOUND);
+	MR_CHECK_OK(mr_model_changes(d, a, MR_CHANGE_EMAIL, state1, 0, on_change, &none, &more));
+	MR_CHECK_EQ_INT(none.n, 0);
+	/* idempotent */
+	MR_CHECK_OK(mr_model_changes_purge(d, mr_now_unix_ms() + 60000, NULL, &deleted, &complete, NULL));
+	MR_CHECK_EQ_INT(deleted, 0);
 }
 
 static void test_collections(void)
