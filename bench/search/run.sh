@@ -53,7 +53,7 @@ if ls "$corpus"/*.tar.zst >/dev/null 2>&1; then
     touch "$work/.extracted"
   fi
 else
-  maildirs=$corpus
+  maildirs=$(cd "$corpus" && pwd)
 fi
 nfiles=$(find "$maildirs" -type f -path '*/cur/*' -o -type f -path '*/new/*' | wc -l)
 nbytes=$(find "$maildirs" -type f \( -path '*/cur/*' -o -path '*/new/*' \) -printf '%s\n' | awk '{s+=$1} END {print s+0}')
@@ -74,8 +74,9 @@ echo "{\"indexer\":\"mailroom import\",\"seconds\":$mr_s,\"messages_per_s\":$(ec
 nm_s=0 mu_s=0
 if [ $peers = 1 ]; then
   export NOTMUCH_CONFIG=$work/notmuch-config
-  rm -rf "$maildirs/.notmuch"
-  printf '[database]\npath=%s\n[new]\ntags=\n[search]\nexclude_tags=\n[maildir]\nsynchronize_flags=false\n' "$maildirs" > "$NOTMUCH_CONFIG"
+  # the database in the work dir, never inside the corpus
+  rm -rf "$work/notmuch-db"; mkdir -p "$work/notmuch-db"
+  printf '[database]\npath=%s\nmail_root=%s\n[new]\ntags=\nignore=LICENSES;MANIFEST.tsv;PROVENANCE.md;SHA256SUMS\n[search]\nexclude_tags=\n[maildir]\nsynchronize_flags=false\n' "$work/notmuch-db" "$maildirs" > "$NOTMUCH_CONFIG"
   t0=$(now_ns); notmuch new --quiet >/dev/null 2>&1; t1=$(now_ns)
   nm_s=$(echo "scale=3; ($t1-$t0)/1000000000" | bc)
   echo "{\"indexer\":\"notmuch new\",\"seconds\":$nm_s,\"messages_per_s\":$(echo "scale=1; $nfiles/$nm_s" | bc)}"
