@@ -33,6 +33,7 @@ static const struct {
 struct mr_analyzer {
 	pthread_mutex_t lock;
 	void *textcat;                   /* NULL: script fallback only */
+	bool textcat_tried;              /* loaded on the first detection (queries rarely need it) */
 	struct sb_stemmer *stemmers[NLANG];
 	bool stemmer_tried[NLANG];
 };
@@ -86,7 +87,6 @@ int mr_analyzer_new(mr_analyzer **out)
 	if (!a)
 		return MR_ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
-	a->textcat = load_textcat();
 	*out = a;
 	return 0;
 }
@@ -360,9 +360,13 @@ const char *mr_analyzer_detect(mr_analyzer *a, const char *text, size_t len)
 	}
 	mr_buf clean = MR_BUF_INIT;
 	/* libexttextcat reads past the end of invalid UTF-8 (found by fuzzing): give it clean text only */
-	if (a->textcat && letters >= 40 && sanitize_utf8(text, len, &clean) == 0 && clean.len) {
+	if (letters >= 40 && sanitize_utf8(text, len, &clean) == 0 && clean.len) {
 		pthread_mutex_lock(&a->lock);
-		const char *r = textcat_Classify(a->textcat, (const char *)clean.ptr, clean.len);
+		if (!a->textcat_tried) {
+			a->textcat = load_textcat();
+			a->textcat_tried = true;
+		}
+		const char *r = a->textcat ? textcat_Classify(a->textcat, (const char *)clean.ptr, clean.len) : NULL;
 		const char *found = NULL;
 		if (r && r[0] == '[') {
 			char code[16];
