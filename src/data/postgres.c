@@ -34,7 +34,7 @@
 
 #define PG_SCHEMA_VERSION 1
 #define PG_ADVISORY_LOCK_KEY 0x6d61696c726f6f6dLL /* "mailroom" */
-#define PG_MAX_ATTEMPTS 8   /* serialization failures / deadlocks before MR_ECONFLICT */
+#define PG_MAX_ATTEMPTS 24  /* serialization failures / deadlocks before MR_ECONFLICT (transient: SSI pivots under concurrent importers and indexers) */
 #define PG_PIPELINE_MAX 10000 /* larger batches go statement by statement */
 #define PG_BYTEA_OID 17
 #define PG_INT8_OID 20
@@ -819,7 +819,7 @@ static int pg_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t nops, in
 			reconnected = true;
 			continue;
 		}
-		mr_sleep_ms(mr_backoff_ms(attempt, 2, 100));
+		mr_sleep_ms(mr_backoff_ms(attempt, 2, 250));
 	}
 	return mr_error_set(MR_ECONFLICT, "postgresql at %s: commit: %u attempts ended in serialization failure or "
 				     "deadlock; last: %s",
