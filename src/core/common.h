@@ -42,6 +42,7 @@ int mr_error_oom(void);
 /* Monotonic and wall clocks in milliseconds. */
 uint64_t mr_now_monotonic_ms(void);
 int64_t mr_now_unix_ms(void);
+int64_t mr_now_fast_unix_ms(void); /* the same clock, cheaper per call (util.c) */
 /* Sleeps for ms milliseconds (restarts on EINTR). */
 void mr_sleep_ms(uint64_t ms);
 

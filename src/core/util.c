@@ -159,6 +159,82 @@ int64_t mr_now_unix_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * mr_now_fast_unix_ms: CLOCK_REALTIME in ms for hot paths (the in-memory
+ * store reads the time on every op).  Where the CPU has an invariant TSC
+ * (cpuid 0x80000007 EDX bit 8; Linux then uses it as clocksource too) each
+ * thread anchors (TSC, CLOCK_REALTIME) pairs at most 50 ms of ticks apart,
+ * measures the tick rate between consecutive anchors, and in between
+ * extrapolates from the TSC: one rdtsc instead of a vDSO call, which costs
+ * 40-100 ns on a virtual machine.  The error is the drift of the tick-rate
+ * estimate over < 50 ms (well under a millisecond); a clock step shows at
+ * the next anchor, and an anchor whose rate disagrees with the previous one
+ * by more than 1 % is not trusted (plain clock_gettime until two agree).
+ * Elsewhere, and until a thread has two anchors, it is mr_now_unix_ms().
+ */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <x86intrin.h>
+
+static int invariant_tsc = -1; /* -1 unknown; benign race: every thread computes the same */
+
+static _Thread_local struct {
+	uint64_t tsc, ns; /* last anchor: the TSC and CLOCK_REALTIME (ns) at one instant */
+	uint64_t mult;    /* ns per tick << 32 between the last two anchors; 0 = none trusted */
+	uint64_t limit;   /* ticks past the anchor that may be extrapolated */
+} fast_clock;
+
+static int64_t anchor_fast_clock(void)
+{
+	uint64_t t1 = __rdtsc();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t t2 = __rdtsc();
+	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t t = t1 + (t2 - t1) / 2, mult = 0;
+	/* a rate only from >= 10 ms between anchors each read within 1/2000 of
+	 * that interval (a thread preempted between its two reads gives none),
+	 * 0.1-100 GHz, and within 1 % of the previous rate when there is one */
+	if (fast_clock.tsc && t > fast_clock.tsc && ns >= fast_clock.ns + 10000000u &&
+	    t2 - t1 < (t - fast_clock.tsc) / 2000) {
+		double m = (double)(ns - fast_clock.ns) / (double)(t - fast_clock.tsc) * 4294967296.0;
+		if (m > 4294967296.0 / 100 && m < 4294967296.0 * 10 &&
+		    (!fast_clock.mult || (m > (double)fast_clock.mult * 0.99 && m < (double)fast_clock.mult * 1.01)))
+			mult = (uint64_t)m;
+	}
+	fast_clock.tsc = t;
+	fast_clock.ns = ns;
+	fast_clock.mult = mult;
+	fast_clock.limit = mult ? (uint64_t)(50000000.0 * 4294967296.0 / (double)mult) : 0; /* 50 ms */
+	return (int64_t)(ns / 1000000u);
+}
+
+int64_t mr_now_fast_unix_ms(void)
+{
+	if (invariant_tsc < 0) {
+		unsigned a, b, c, d;
+		invariant_tsc = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+	}
+	if (!invariant_tsc)
+		return mr_now_unix_ms();
+	uint64_t t = __rdtsc();
+	uint64_t d = t - fast_clock.tsc;
+	if (fast_clock.mult && t >= fast_clock.tsc && d < fast_clock.limit)
+		return (int64_t)((fast_clock.ns + ((d * fast_clock.mult) >> 32)) / 1000000u);
+	if (!fast_clock.mult && fast_clock.tsc && t >= fast_clock.tsc) {
+		/* no rate yet: anchor again only once 10 ms have passed */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		if (ns < fast_clock.ns + 10000000u && ns >= fast_clock.ns)
+			return (int64_t)(ns / 1000000u);
+	}
+	return anchor_fast_clock();
+}
+#else
+int64_t mr_now_fast_unix_ms(void) { return mr_now_unix_ms(); }
+#endif
+
 void mr_sleep_ms(uint64_t ms)
 {
 	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};

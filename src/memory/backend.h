@@ -26,7 +26,7 @@ typedef struct mr_memory_inst {
 
 static inline int64_t mr_memory__now(const mr_memory_inst *in)
 {
-	return in->clock ? in->clock(in->clock_payload) : mr_now_unix_ms();
+	return in->clock ? in->clock(in->clock_payload) : mr_now_fast_unix_ms();
 }
 
 enum mr_memory_op_kind {

@@ -384,6 +384,12 @@ static int run(rd *r, cmd *cs, size_t n)
 			}
 			sent[i] = ni;
 		}
+		/* every node's commands on the wire before any reply is awaited: the
+		 * round trips overlap (a failed send shows again at its first reply) */
+		if (r->cluster)
+			for (size_t i = 0; i < n; i++)
+				if (sent[i] >= 0 && r->nodes[sent[i]].c && r->nodes[sent[i]].c->out_off < r->nodes[sent[i]].c->out.len)
+					(void)mr_redis__conn_flush(r->nodes[sent[i]].c);
 		/* read replies in send order */
 		for (size_t i = 0; i < n; i++) {
 			if (sent[i] < 0)

@@ -197,7 +197,8 @@ int mr_redis__conn_append(mr_redis_conn *c, int argc, const char *const *argv, c
 
 static int flush(mr_redis_conn *c, uint64_t deadline)
 {
-	c->sent = c->out_off < c->out.len;
+	if (c->out_off < c->out.len)
+		c->sent = true; /* cleared by the first wait for a reply */
 	while (c->out_off < c->out.len) {
 		short want = 0;
 		ssize_t n = c->t->write(c, c->out.ptr + c->out_off, c->out.len - c->out_off, &want);
@@ -218,6 +219,11 @@ static int flush(mr_redis_conn *c, uint64_t deadline)
 	mr_buf_clear(&c->out);
 	c->out_off = 0;
 	return 0;
+}
+
+int mr_redis__conn_flush(mr_redis_conn *c)
+{
+	return flush(c, mr_now_monotonic_ms() + (uint64_t)c->timeout_ms);
 }
 
 int mr_redis__conn_get_reply(mr_redis_conn *c, redisReply **reply)

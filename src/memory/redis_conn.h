@@ -87,6 +87,9 @@ int mr_redis__conn_open(mr_redis_conn **out, const char *host, int port, mr_redi
 void mr_redis__conn_close(mr_redis_conn *c);
 /* Queues one command (RESP array of bulk strings); nothing is sent yet. */
 int mr_redis__conn_append(mr_redis_conn *c, int argc, const char *const *argv, const size_t *lens);
+/* Sends what is queued, within the timeout (get_reply does it too: this
+ * lets a caller start every node of a pipeline before waiting on one). */
+int mr_redis__conn_flush(mr_redis_conn *c);
 /* Sends what is queued, then reads the next reply, each step within the
  * timeout.  MR_EUNAVAILABLE (timeout, closed, protocol error) or MR_EAUTH
  * (the TLS peer refused our certificate) with errstr set.  The caller owns *reply (freeReplyObject). */

@@ -49,6 +49,25 @@ static void test_core_backoff__capped(void)
 	MR_CHECK(mr_backoff_ms(0, 10, 1000) <= 10);
 }
 
+/* The TSC-extrapolated clock stays within a millisecond of CLOCK_REALTIME
+ * read just before and just after it, across many re-anchorings. */
+static void test_core_clock__fast_matches_realtime(void)
+{
+	int64_t end = mr_now_unix_ms() + 400, bad = 0, n = 0;
+	for (int64_t before = 0; before < end; n++) {
+		before = mr_now_unix_ms();
+		int64_t fast = mr_now_fast_unix_ms();
+		int64_t after = mr_now_unix_ms();
+		if (fast < before - 1 || fast > after + 1) {
+			if (!bad++)
+				fprintf(stderr, "fast clock %lld outside [%lld, %lld] after %lld reads\n", (long long)fast,
+					(long long)before, (long long)after, (long long)n);
+		}
+	}
+	MR_CHECK(n > 1000);
+	MR_CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	MR_TEST_RUN(test_core_error__set_and_prefix);
@@ -56,5 +75,6 @@ int main(void)
 	MR_TEST_RUN(test_core_buf__grow_and_printf);
 	MR_TEST_RUN(test_core_slice__order);
 	MR_TEST_RUN(test_core_backoff__capped);
+	MR_TEST_RUN(test_core_clock__fast_matches_realtime);
 	MR_TEST_DONE();
 }
