@@ -1,6 +1,5 @@
 /*
- * rocksdb.c — the embedded default data-store backend, over RocksDB's C API
- * as an OptimisticTransactionDB.
+ * rocksdb.c — the embedded default data-store backend, over RocksDB's C API.
  *
  * Values live in the default column family, counters (8-byte big-endian)
  * in "counters".  A batch of only sets and clears is one atomic WriteBatch
@@ -8,9 +7,11 @@
  * or counter adds is checked and written under an in-process writer lock
  * (commit_checked: assertions and counter reads see the database and the
  * batch's earlier writes; MR_ECONFLICT when an assertion does not hold).
- * The database is still opened as an OptimisticTransactionDB so existing
- * directories open unchanged.  Every commit syncs the WAL unless
- * `sync = false`.
+ * The database is opened as a plain DB: earlier builds opened it as an
+ * OptimisticTransactionDB, which stores nothing of its own in the directory
+ * (the same files open either way) but allocates 2^20 lock buckets on every
+ * open (~150 ms of a CLI search) for transactions this backend never runs.
+ * Every commit syncs the WAL unless `sync = false`.
  * One process only (RocksDB holds a lock on the directory).
  */
 #include "data/backend.h"
@@ -22,13 +23,11 @@
 
 typedef struct rocksdb_inst {
 	mr_data_inst base;
-	rocksdb_optimistictransactiondb_t *odb;
-	rocksdb_t *db; /* base db */
+	rocksdb_t *db;
 	rocksdb_options_t *opts;
 	rocksdb_column_family_handle_t *cf[2]; /* default, counters */
 	rocksdb_writeoptions_t *wopts;
 	rocksdb_readoptions_t *ropts;
-	rocksdb_optimistictransaction_options_t *topts;
 	rocksdb_cache_t *cache;
 	rocksdb_block_based_table_options_t *bbto;
 	char *path;
@@ -53,19 +52,15 @@ static int rerr(const char *what, char *err)
 static void rocksdb_close_inst(mr_data_inst *inst)
 {
 	rocksdb_inst *r = downcast(inst);
-	if (r->db)
-		rocksdb_optimistictransactiondb_close_base_db(r->db);
 	for (int i = 0; i < 2; i++)
 		if (r->cf[i])
 			rocksdb_column_family_handle_destroy(r->cf[i]);
-	if (r->odb)
-		rocksdb_optimistictransactiondb_close(r->odb);
+	if (r->db)
+		rocksdb_close(r->db);
 	if (r->wopts)
 		rocksdb_writeoptions_destroy(r->wopts);
 	if (r->ropts)
 		rocksdb_readoptions_destroy(r->ropts);
-	if (r->topts)
-		rocksdb_optimistictransaction_options_destroy(r->topts);
 	if (r->opts)
 		rocksdb_options_destroy(r->opts);
 	if (r->bbto)
@@ -130,12 +125,11 @@ static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
 	r->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(r->wopts, sync);
 	r->ropts = rocksdb_readoptions_create();
-	r->topts = rocksdb_optimistictransaction_options_create();
 
 	const char *names[2] = {"default", "counters"};
 	const rocksdb_options_t *cfopts[2] = {r->opts, r->opts};
 	char *err = NULL;
-	r->odb = rocksdb_optimistictransactiondb_open_column_families(r->opts, path, 2, names, cfopts, r->cf, &err);
+	r->db = rocksdb_open_column_families(r->opts, path, 2, names, cfopts, r->cf, &err);
 	if (err) {
 		char what[512];
 		snprintf(what, sizeof(what), "open %s", path);
@@ -146,7 +140,6 @@ static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
 		rocksdb_close_inst(&r->base);
 		return rc;
 	}
-	r->db = rocksdb_optimistictransactiondb_get_base_db(r->odb);
 	if ((rc = check_schema(r))) {
 		rocksdb_close_inst(&r->base);
 		return rc;
