@@ -45,6 +45,14 @@ typedef struct mr_iter mr_iter;
  * The message names the store and backend: `store "pg" (postgresql): ...`.
  */
 int mr_data_open(mr_data **out, const mr_config *cfg, const char *store_id);
+/*
+ * Opens an existing store for reading only: commits (batches, adds) fail
+ * with MR_EINVALID.  On RocksDB it opens the directory without its lock
+ * (so a reader runs beside the daemon or an import holding it), writes no
+ * file, and sees the store as of the open.  Backends without a cheaper
+ * read-only mode open as mr_data_open does (schema creation included).
+ */
+int mr_data_open_readonly(mr_data **out, const mr_config *cfg, const char *store_id);
 void mr_data_close(mr_data *d);
 const char *mr_data_backend_name(const mr_data *d);
 const char *mr_data_store_id(const mr_data *d);

@@ -59,6 +59,9 @@ typedef struct mr_cli_stores {
 } mr_cli_stores;
 #define MR_CLI_OPEN_BLOB 1u
 #define MR_CLI_OPEN_SEARCH 2u
+/* The command only reads: the data store is opened with mr_data_open_readonly
+ * (on RocksDB: no lock, so it runs beside the daemon; nothing written). */
+#define MR_CLI_OPEN_READONLY 4u
 /* Loads the configuration and opens the data store (and the blob / search
  * stores per flags).  Returns 0, or the exit code after printing the error. */
 int mr_cli_open_stores(const mr_cli *cli, unsigned flags, mr_cli_stores *st, const char *context);

@@ -56,7 +56,7 @@ int mr_cmd_search(mr_cli *cli, int argc, char **argv)
 	if (mr_query_parse(&q, query, strlen(query)) != 0)
 		return mr_cli_fail("search");
 	mr_cli_stores st;
-	int rc = mr_cli_open_stores(cli, MR_CLI_OPEN_SEARCH, &st, "search");
+	int rc = mr_cli_open_stores(cli, MR_CLI_OPEN_SEARCH | MR_CLI_OPEN_READONLY, &st, "search");
 	if (rc) {
 		mr_query_free(q);
 		return rc;
@@ -271,7 +271,7 @@ int mr_cmd_mailboxes(mr_cli *cli, int argc, char **argv)
 	if (argc != 2)
 		return mr_cli_usage("usage: mailroom mailboxes ACCOUNT [--json]");
 	mr_cli_stores st;
-	int rc = mr_cli_open_stores(cli, 0, &st, "mailboxes");
+	int rc = mr_cli_open_stores(cli, MR_CLI_OPEN_READONLY, &st, "mailboxes");
 	if (rc)
 		return rc;
 	uint32_t acct = 0;

@@ -21,7 +21,8 @@ int mr_cli_open_stores(const mr_cli *cli, unsigned flags, mr_cli_stores *st, con
 		mr_error_set(MR_EINVALID, "storage.data: no data store configured");
 		goto fail;
 	}
-	if (mr_data_open(&st->data, st->cfg, data_id) != 0)
+	if ((flags & MR_CLI_OPEN_READONLY ? mr_data_open_readonly(&st->data, st->cfg, data_id)
+					  : mr_data_open(&st->data, st->cfg, data_id)) != 0)
 		goto fail;
 	if (flags & MR_CLI_OPEN_BLOB) {
 		const char *blob_id = mr_config_role(st->cfg, "blob");

@@ -18,7 +18,7 @@
 #include "core/config.h"
 #include "mailroom/data.h"
 
-#define MR_DATA_BACKEND_VERSION 1
+#define MR_DATA_BACKEND_VERSION 2
 
 typedef struct mr_data_backend mr_data_backend;
 
@@ -100,6 +100,15 @@ struct mr_data_backend {
 	int (*scan)(mr_data_inst *inst, const mr_range *range, size_t limit, mr_kvpage *page);
 	/* Optional. Maintenance (compaction, vacuum). NULL: nothing to do. */
 	int (*maintain)(mr_data_inst *inst);
+
+	/* ---- version 2 ---- */
+	/*
+	 * Optional. Opens an existing store for reading only (the front refuses
+	 * commits on it): no schema creation, no files written, and no
+	 * exclusive lock held where the backend has one, so a reader may open a
+	 * store another process is writing.  NULL: the front uses open.
+	 */
+	int (*open_readonly)(mr_data_inst **out, const mr_store_config *sc);
 };
 
 /* Registry: the compiled-in table for a type name, or NULL with an error

@@ -10,6 +10,7 @@ struct mr_data {
 	const mr_data_backend *backend;
 	mr_data_inst *inst;
 	char *id;
+	bool readonly;
 };
 
 typedef struct {
@@ -96,7 +97,7 @@ void mr_kvpage_dispose(mr_kvpage *p)
 
 /* ---- open/close ---- */
 
-int mr_data_open(mr_data **out, const mr_config *cfg, const char *store_id)
+static int open_store(mr_data **out, const mr_config *cfg, const char *store_id, bool readonly)
 {
 	*out = NULL;
 	const mr_store_config *sc = mr_config_store(cfg, store_id);
@@ -116,7 +117,8 @@ int mr_data_open(mr_data **out, const mr_config *cfg, const char *store_id)
 		mr_free(d);
 		return MR_ENOMEM;
 	}
-	int rc = b->open(&d->inst, sc);
+	d->readonly = readonly;
+	int rc = readonly && b->version >= 2 && b->open_readonly ? b->open_readonly(&d->inst, sc) : b->open(&d->inst, sc);
 	if (rc) {
 		prefix_err(d, rc);
 		mr_free(d->id);
@@ -124,6 +126,24 @@ int mr_data_open(mr_data **out, const mr_config *cfg, const char *store_id)
 		return rc;
 	}
 	*out = d;
+	return 0;
+}
+
+int mr_data_open(mr_data **out, const mr_config *cfg, const char *store_id)
+{
+	return open_store(out, cfg, store_id, false);
+}
+
+int mr_data_open_readonly(mr_data **out, const mr_config *cfg, const char *store_id)
+{
+	return open_store(out, cfg, store_id, true);
+}
+
+static int check_writable(const mr_data *d)
+{
+	if (d->readonly)
+		return mr_error_set(MR_EINVALID, "store \"%s\" (%s): opened read-only, cannot write", d->id,
+				    d->backend->name);
 	return 0;
 }
 
@@ -174,6 +194,8 @@ int mr_data_get_counter(mr_data *d, mr_slice key, int64_t *out)
 int mr_data_add_and_get(mr_data *d, mr_slice key, int64_t delta, int64_t *out)
 {
 	int rc = check_key(d, key);
+	if (!rc)
+		rc = check_writable(d);
 	if (rc)
 		return rc;
 	mr_batch_op op = {.kind = MR_OP_ADD, .key = key, .delta = delta};
@@ -184,6 +206,9 @@ int mr_data_maintain(mr_data *d)
 {
 	if (!d->backend->maintain)
 		return 0;
+	int rc = check_writable(d);
+	if (rc)
+		return rc;
 	return prefix_err(d, d->backend->maintain(d->inst));
 }
 
@@ -286,6 +311,9 @@ int mr_batch_commit(mr_batch *b)
 		return b->err;
 	if (b->n == 0)
 		return 0;
+	int wrc = check_writable(b->d);
+	if (wrc)
+		return wrc;
 	mr_batch_op stack[32];
 	mr_batch_op *ops = b->n <= MR_ARRAY_LEN(stack) ? stack : mr_malloc(b->n * sizeof(*ops));
 	if (!ops)

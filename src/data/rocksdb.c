@@ -72,7 +72,7 @@ static void rocksdb_close_inst(mr_data_inst *inst)
 	mr_free(r);
 }
 
-static int check_schema(rocksdb_inst *r)
+static int check_schema(rocksdb_inst *r, bool readonly)
 {
 	static const char key[] = "\x02schema-version";
 	char *err = NULL;
@@ -80,6 +80,8 @@ static int check_schema(rocksdb_inst *r)
 	char *v = rocksdb_get(r->db, r->ropts, key, sizeof(key) - 1, &len, &err);
 	if (err)
 		return rerr("read schema version", err);
+	if (!v && readonly)
+		return 0; /* never written: an empty store */
 	if (!v) {
 		char ver[4] = {0, 0, 0, SCHEMA_VERSION};
 		rocksdb_put(r->db, r->wopts, key, sizeof(key) - 1, ver, 4, &err);
@@ -93,7 +95,7 @@ static int check_schema(rocksdb_inst *r)
 	return 0;
 }
 
-static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
+static int open_inst(mr_data_inst **out, const mr_store_config *sc, bool readonly)
 {
 	const char *path;
 	int64_t cache_size, wbuf;
@@ -114,9 +116,12 @@ static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
 		return MR_ENOMEM;
 	}
 	r->opts = rocksdb_options_create();
-	rocksdb_options_set_create_if_missing(r->opts, 1);
-	rocksdb_options_set_create_missing_column_families(r->opts, 1);
-	rocksdb_options_increase_parallelism(r->opts, 2);
+	if (!readonly) {
+		rocksdb_options_set_create_if_missing(r->opts, 1);
+		rocksdb_options_set_create_missing_column_families(r->opts, 1);
+		/* starts the background flush and compaction threads */
+		rocksdb_options_increase_parallelism(r->opts, 2);
+	}
 	rocksdb_options_set_write_buffer_size(r->opts, (size_t)wbuf);
 	r->bbto = rocksdb_block_based_options_create();
 	r->cache = rocksdb_cache_create_lru((size_t)cache_size);
@@ -129,7 +134,10 @@ static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
 	const char *names[2] = {"default", "counters"};
 	const rocksdb_options_t *cfopts[2] = {r->opts, r->opts};
 	char *err = NULL;
-	r->db = rocksdb_open_column_families(r->opts, path, 2, names, cfopts, r->cf, &err);
+	if (readonly) /* no LOCK, no new WAL, MANIFEST or OPTIONS file; the WAL is replayed in memory */
+		r->db = rocksdb_open_for_read_only_column_families(r->opts, path, 2, names, cfopts, r->cf, 0, &err);
+	else
+		r->db = rocksdb_open_column_families(r->opts, path, 2, names, cfopts, r->cf, &err);
 	if (err) {
 		char what[512];
 		snprintf(what, sizeof(what), "open %s", path);
@@ -140,13 +148,23 @@ static int rocksdb_open_inst(mr_data_inst **out, const mr_store_config *sc)
 		rocksdb_close_inst(&r->base);
 		return rc;
 	}
-	if ((rc = check_schema(r))) {
+	if ((rc = check_schema(r, readonly))) {
 		rocksdb_close_inst(&r->base);
 		return rc;
 	}
 	*out = &r->base;
 	return 0;
 }
+
+static int rocksdb_open_rw(mr_data_inst **out, const mr_store_config *sc) { return open_inst(out, sc, false); }
+
+/*
+ * Read-only (mr_data_open_readonly): a reader beside the process holding the
+ * directory's lock sees the state as of its open (SST files that writer
+ * deletes later stay readable through the descriptors opened here, as
+ * max_open_files is unlimited).
+ */
+static int rocksdb_open_ro(mr_data_inst **out, const mr_store_config *sc) { return open_inst(out, sc, true); }
 
 static int rocksdb_get_value(mr_data_inst *inst, mr_slice key, mr_buf *value)
 {
@@ -389,11 +407,12 @@ const mr_data_backend mr_data_backend_rocksdb = {
 	.version = MR_DATA_BACKEND_VERSION,
 	.name = "rocksdb",
 	.caps = 0,
-	.open = rocksdb_open_inst,
+	.open = rocksdb_open_rw,
 	.close = rocksdb_close_inst,
 	.get = rocksdb_get_value,
 	.get_counter = rocksdb_get_counter,
 	.commit = rocksdb_commit,
 	.scan = rocksdb_scan,
 	.maintain = rocksdb_maintain,
+	.open_readonly = rocksdb_open_ro,
 };
