@@ -28,7 +28,7 @@
 #include "core/config.h"
 #include "mailroom/mailroom.h"
 
-#include <curl/curl.h>
+#include "lib/curl.h"
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -86,7 +86,7 @@ static const mr_blob_backend s3_backend;
 
 static pthread_once_t s3_once = PTHREAD_ONCE_INIT;
 static CURLcode s3_global_rc;
-static void s3_global_init(void) { s3_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void s3_global_init(void) { s3_global_rc = mr_curl.curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* ---- small helpers ---- */
 
@@ -184,9 +184,9 @@ static CURL *s3_handle_take(s3_inst *s)
 		h = s->pool[--s->npool];
 	pthread_mutex_unlock(&s->lock);
 	if (h)
-		curl_easy_reset(h); /* keeps live connections */
+		mr_curl.curl_easy_reset(h); /* keeps live connections */
 	else
-		h = curl_easy_init();
+		h = mr_curl.curl_easy_init();
 	return h;
 }
 
@@ -199,7 +199,7 @@ static void s3_handle_give(s3_inst *s, CURL *h)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (h)
-		curl_easy_cleanup(h);
+		mr_curl.curl_easy_cleanup(h);
 }
 
 /* ---- curl callbacks ---- */
@@ -305,7 +305,7 @@ static CURLcode s3_perform_once(s3_inst *s, CURL *h, s3_req *r, const char *url)
 	bool oom = false;
 #define S3_HDR(x)                                 \
 	do {                                      \
-		t = curl_slist_append(hdrs, (x)); \
+		t = mr_curl.curl_slist_append(hdrs, (x)); \
 		if (!t)                           \
 			oom = true;               \
 		else                              \
@@ -326,57 +326,57 @@ static CURLcode s3_perform_once(s3_inst *s, CURL *h, s3_req *r, const char *url)
 		S3_HDR("Content-Type: application/xml");
 #undef S3_HDR
 	if (oom) {
-		curl_slist_free_all(hdrs);
+		mr_curl.curl_slist_free_all(hdrs);
 		return CURLE_OUT_OF_MEMORY;
 	}
 	long low_speed_s = (long)((s->timeout_ms + 999) / 1000);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->cerr);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, low_speed_s < 1 ? 1L : low_speed_s);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	mr_curl.curl_easy_setopt(h, CURLOPT_URL, url);
+	mr_curl.curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	mr_curl.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->cerr);
+	mr_curl.curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
+	mr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	mr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, low_speed_s < 1 ? 1L : low_speed_s);
+	mr_curl.curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* send the body at once rather than waiting for "100 Continue" (an
 	 * "Expect:" header would remove it too, but libcurl 7.88 then signs a
 	 * header it does not send) */
-	curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
-	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3_on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3_on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	mr_curl.curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+	mr_curl.curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
+	mr_curl.curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
+	mr_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	mr_curl.curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3_on_header);
+	mr_curl.curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	mr_curl.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3_on_body);
+	mr_curl.curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (s->access_key) {
-		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
-		curl_easy_setopt(h, CURLOPT_USERNAME, s->access_key);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, s->secret_key ? s->secret_key : "");
+		mr_curl.curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
+		mr_curl.curl_easy_setopt(h, CURLOPT_USERNAME, s->access_key);
+		mr_curl.curl_easy_setopt(h, CURLOPT_PASSWORD, s->secret_key ? s->secret_key : "");
 	}
 	if (strcmp(r->method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		mr_curl.curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(r->method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, s3_on_read);
-		curl_easy_setopt(h, CURLOPT_READDATA, r);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, s3_on_seek);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, r);
-		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+		mr_curl.curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		mr_curl.curl_easy_setopt(h, CURLOPT_READFUNCTION, s3_on_read);
+		mr_curl.curl_easy_setopt(h, CURLOPT_READDATA, r);
+		mr_curl.curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, s3_on_seek);
+		mr_curl.curl_easy_setopt(h, CURLOPT_SEEKDATA, r);
+		mr_curl.curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
 	} else if (strcmp(r->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+		mr_curl.curl_easy_setopt(h, CURLOPT_POST, 1L);
+		mr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? (const char *)r->body : "");
+		mr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	} else if (strcmp(r->method, "DELETE") == 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+		mr_curl.curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 	}
 	r->cerr[0] = '\0';
-	CURLcode cc = curl_easy_perform(h);
+	CURLcode cc = mr_curl.curl_easy_perform(h);
 	curl_off_t cl = -1;
-	if (cc == CURLE_OK && curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK)
+	if (cc == CURLE_OK && mr_curl.curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK)
 		r->length = cl;
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(hdrs);
+	mr_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	mr_curl.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	mr_curl.curl_slist_free_all(hdrs);
 	return cc;
 }
 
@@ -416,7 +416,7 @@ static int s3_perform(s3_inst *s, s3_req *r, const char *what)
 	s3_handle_give(s, h);
 	if (r->cc != CURLE_OK) {
 		(void)s3_where(s, &where);
-		const char *detail = r->cerr[0] ? r->cerr : curl_easy_strerror(r->cc);
+		const char *detail = r->cerr[0] ? r->cerr : mr_curl.curl_easy_strerror(r->cc);
 		if (r->cc == CURLE_OUT_OF_MEMORY)
 			rc = mr_error_oom();
 		else if (s3_retryable_cc(r->cc))
@@ -526,10 +526,10 @@ static int s3_mp_create(s3_inst *s, const char *key, s3_upload *u)
 		rc = mr_error_set(MR_ERROR, "s3 store \"%s\": CreateMultipartUpload %s: no UploadId in the answer",
 				  s->store_id, key);
 	if (rc == 0 && (rc = xml_text(id, n, &text)) == 0) {
-		char *e = curl_easy_escape(NULL, mr_buf_cstr(&text), (int)text.len);
+		char *e = mr_curl.curl_easy_escape(NULL, mr_buf_cstr(&text), (int)text.len);
 		if (!e || !(u->upload_id = mr_strdup(e)))
 			rc = mr_error_oom();
-		curl_free(e);
+		mr_curl.curl_free(e);
 	}
 	if (rc == 0)
 		rc = mr_buf_puts(&u->parts, "<CompleteMultipartUpload>");
@@ -781,7 +781,7 @@ static int s3_list(mr_blob_inst *b, mr_blob_list_fn fn, void *payload)
 {
 	s3_inst *s = (s3_inst *)b;
 	mr_buf resp = MR_BUF_INIT, query = MR_BUF_INIT, token = MR_BUF_INIT, text = MR_BUF_INIT;
-	char *eprefix = curl_easy_escape(NULL, s->prefix, 0);
+	char *eprefix = mr_curl.curl_easy_escape(NULL, s->prefix, 0);
 	size_t plen = strlen(s->prefix);
 	int rc = eprefix ? 0 : mr_error_oom();
 	bool more = true;
@@ -789,9 +789,9 @@ static int s3_list(mr_blob_inst *b, mr_blob_list_fn fn, void *payload)
 		/* parameters in canonical (sorted) order */
 		mr_buf_clear(&query);
 		if (token.len) {
-			char *et = curl_easy_escape(NULL, mr_buf_cstr(&token), (int)token.len);
+			char *et = mr_curl.curl_easy_escape(NULL, mr_buf_cstr(&token), (int)token.len);
 			rc = et ? mr_buf_printf(&query, "continuation-token=%s&", et) : mr_error_oom();
-			curl_free(et);
+			mr_curl.curl_free(et);
 		}
 		if (rc == 0)
 			rc = mr_buf_printf(&query, "list-type=2&max-keys=%u&prefix=%s", s->list_page, eprefix);
@@ -847,7 +847,7 @@ static int s3_list(mr_blob_inst *b, mr_blob_list_fn fn, void *payload)
 			rc = xml_text(t, n, &token);
 		}
 	}
-	curl_free(eprefix);
+	mr_curl.curl_free(eprefix);
 	mr_buf_dispose(&resp);
 	mr_buf_dispose(&query);
 	mr_buf_dispose(&token);
@@ -861,7 +861,7 @@ static void s3_close(mr_blob_inst *b)
 	if (!s)
 		return;
 	for (int i = 0; i < s->npool; i++)
-		curl_easy_cleanup(s->pool[i]);
+		mr_curl.curl_easy_cleanup(s->pool[i]);
 	pthread_mutex_destroy(&s->lock);
 	mr_free(s->store_id);
 	mr_free(s->endpoint);
@@ -932,11 +932,13 @@ static bool s3_valid_prefix(const char *p)
 int mr_blob__s3_open(mr_blob_inst **out, const mr_store_config *sc)
 {
 	*out = NULL;
-	pthread_once(&s3_once, s3_global_init);
 	const char *id = mr_store_config_id(sc);
+	if (mr_curl_load(NULL) < 0)
+		return mr_error_prefix("store \"%s\"", id);
+	pthread_once(&s3_once, s3_global_init);
 	if (s3_global_rc != CURLE_OK)
 		return mr_error_set(MR_ERROR, "store \"%s\": curl_global_init failed: %s", id,
-				    curl_easy_strerror(s3_global_rc));
+				    mr_curl.curl_easy_strerror(s3_global_rc));
 	const char *endpoint = NULL, *region = NULL, *bucket = NULL, *prefix = NULL, *access = NULL, *secret = NULL,
 		   *token = NULL;
 	bool path_style = true;

@@ -27,6 +27,7 @@
  */
 #include "data/backend.h"
 #include "data/pool.h"
+#include "core/dynlib.h"
 
 #include <errno.h>
 #include <mysql.h>
@@ -36,6 +37,47 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
+
+/* libmariadb, loaded on first open (core/dynlib.h): every call goes through maria. */
+#define MR_MY_FUNCS(X) \
+	X(mysql_close) \
+	X(mysql_errno) \
+	X(mysql_error) \
+	X(mysql_fetch_row) \
+	X(mysql_free_result) \
+	X(mysql_get_socket) \
+	X(mysql_init) \
+	X(mysql_server_init) \
+	X(mysql_optionsv) \
+	X(mysql_real_connect) \
+	X(mysql_real_query) \
+	X(mysql_stmt_bind_param) \
+	X(mysql_stmt_bind_result) \
+	X(mysql_stmt_close) \
+	X(mysql_stmt_errno) \
+	X(mysql_stmt_error) \
+	X(mysql_stmt_execute) \
+	X(mysql_stmt_fetch) \
+	X(mysql_stmt_fetch_column) \
+	X(mysql_stmt_free_result) \
+	X(mysql_stmt_init) \
+	X(mysql_stmt_prepare) \
+	X(mysql_store_result)
+#define MR_X_MEMBER(f) __typeof__(f) *f;
+static struct {
+	MR_MY_FUNCS(MR_X_MEMBER)
+} maria;
+#undef MR_X_MEMBER
+#define MR_X_NAME(f) #f,
+static const char *const my_names[] = {MR_MY_FUNCS(MR_X_NAME)};
+#undef MR_X_NAME
+static mr_dynlib my_lib = {.soname = MR_SONAME_MYSQL,
+			 .what = "the mysql data backend",
+			 .names = my_names,
+			 .count = MR_ARRAY_LEN(my_names),
+			 .table = &maria,
+			 .table_size = sizeof(maria),
+			 .lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define MY_SCHEMA_VERSION 1
 #define MY_MAX_ATTEMPTS 8
@@ -91,7 +133,7 @@ static my_inst *my_of(mr_data_inst *inst) { return mr_container_of(inst, my_inst
 
 static pthread_once_t my_lib_once = PTHREAD_ONCE_INIT;
 static int my_lib_rc;
-static void my_lib_init(void) { my_lib_rc = mysql_library_init(0, NULL, NULL); }
+static void my_lib_init(void) { my_lib_rc = maria.mysql_server_init(0, NULL, NULL); }
 
 static void my_key_hex(char *out, size_t cap, mr_slice key)
 {
@@ -147,12 +189,12 @@ static int my_fail_code(my_inst *mi, my_conn *mc, unsigned e, const char *msg, c
 
 static int my_fail(my_inst *mi, my_conn *mc, const char *what, bool *retry)
 {
-	return my_fail_code(mi, mc, mysql_errno(mc->m), mysql_error(mc->m), what, retry);
+	return my_fail_code(mi, mc, maria.mysql_errno(mc->m), maria.mysql_error(mc->m), what, retry);
 }
 
 static int my_fail_stmt(my_inst *mi, my_conn *mc, MYSQL_STMT *s, const char *what, bool *retry)
 {
-	return my_fail_code(mi, mc, mysql_stmt_errno(s), mysql_stmt_error(s), what, retry);
+	return my_fail_code(mi, mc, maria.mysql_stmt_errno(s), maria.mysql_stmt_error(s), what, retry);
 }
 
 /* ---- connections ---- */
@@ -163,23 +205,23 @@ static void my_conn_free(my_conn *mc)
 		return;
 	for (size_t i = 0; i < MY_NSTMT; i++)
 		if (mc->stmts[i])
-			mysql_stmt_close(mc->stmts[i]);
+			maria.mysql_stmt_close(mc->stmts[i]);
 	for (size_t i = 0; i < MY_NSCAN; i++)
 		if (mc->scans[i])
-			mysql_stmt_close(mc->scans[i]);
+			maria.mysql_stmt_close(mc->scans[i]);
 	if (mc->m)
-		mysql_close(mc->m);
+		maria.mysql_close(mc->m);
 	mr_free(mc);
 }
 
 static int my_query(my_inst *mi, my_conn *mc, const char *sql, bool *retry)
 {
-	if (mysql_real_query(mc->m, sql, (unsigned long)strlen(sql)) != 0)
+	if (maria.mysql_real_query(mc->m, sql, (unsigned long)strlen(sql)) != 0)
 		return my_fail(mi, mc, sql, retry);
-	MYSQL_RES *r = mysql_store_result(mc->m);
+	MYSQL_RES *r = maria.mysql_store_result(mc->m);
 	if (r)
-		mysql_free_result(r);
-	else if (mysql_errno(mc->m))
+		maria.mysql_free_result(r);
+	else if (maria.mysql_errno(mc->m))
 		return my_fail(mi, mc, sql, retry);
 	return 0;
 }
@@ -191,7 +233,7 @@ static int my_connect(my_inst *mi, my_conn **out)
 	my_conn *mc = mr_calloc(1, sizeof *mc);
 	if (!mc)
 		return MR_ENOMEM;
-	mc->m = mysql_init(NULL);
+	mc->m = maria.mysql_init(NULL);
 	if (!mc->m) {
 		mr_free(mc);
 		return mr_error_oom();
@@ -202,18 +244,18 @@ static int my_connect(my_inst *mi, my_conn **out)
 	unsigned rw_secs = secs * 2 + 5;
 	my_bool off = 0, on = 1;
 	unsigned long packet = 1024ul * 1024ul * 1024ul;
-	mysql_optionsv(mc->m, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
-	mysql_optionsv(mc->m, MYSQL_OPT_READ_TIMEOUT, &rw_secs);
-	mysql_optionsv(mc->m, MYSQL_OPT_WRITE_TIMEOUT, &rw_secs);
-	mysql_optionsv(mc->m, MYSQL_OPT_RECONNECT, &off);
-	mysql_optionsv(mc->m, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
-	mysql_optionsv(mc->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	maria.mysql_optionsv(mc->m, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
+	maria.mysql_optionsv(mc->m, MYSQL_OPT_READ_TIMEOUT, &rw_secs);
+	maria.mysql_optionsv(mc->m, MYSQL_OPT_WRITE_TIMEOUT, &rw_secs);
+	maria.mysql_optionsv(mc->m, MYSQL_OPT_RECONNECT, &off);
+	maria.mysql_optionsv(mc->m, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
+	maria.mysql_optionsv(mc->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (mi->tls)
-		mysql_optionsv(mc->m, MYSQL_OPT_SSL_ENFORCE, &on);
-	if (!mysql_real_connect(mc->m, mi->host, mi->user, mi->password, mi->database, mi->port, NULL,
+		maria.mysql_optionsv(mc->m, MYSQL_OPT_SSL_ENFORCE, &on);
+	if (!maria.mysql_real_connect(mc->m, mi->host, mi->user, mi->password, mi->database, mi->port, NULL,
 				CLIENT_FOUND_ROWS)) {
-		unsigned e = mysql_errno(mc->m);
-		const char *msg = mysql_error(mc->m);
+		unsigned e = maria.mysql_errno(mc->m);
+		const char *msg = maria.mysql_error(mc->m);
 		if (e == ER_ACCESS_DENIED_ERROR || e == ER_DBACCESS_DENIED_ERROR || e == 1698)
 			rc = mr_error_set(MR_EAUTH, "mysql at %s: authentication refused: %s (error %u)", mi->address,
 					  msg, e);
@@ -252,7 +294,7 @@ static bool my_conn_alive(my_conn *mc)
 {
 	if (mc->broken)
 		return false;
-	struct pollfd pfd = {.fd = (int)mysql_get_socket(mc->m), .events = POLLIN};
+	struct pollfd pfd = {.fd = (int)maria.mysql_get_socket(mc->m), .events = POLLIN};
 	if (pfd.fd < 0)
 		return false;
 	int n = poll(&pfd, 1, 0);
@@ -281,12 +323,12 @@ static void my_release(my_inst *mi, my_conn *mc) { mr_conn_pool_release(&mi->poo
 static int my_prepare(my_inst *mi, my_conn *mc, MYSQL_STMT **slot, const char *sql, MYSQL_STMT **out)
 {
 	if (!*slot) {
-		MYSQL_STMT *s = mysql_stmt_init(mc->m);
+		MYSQL_STMT *s = maria.mysql_stmt_init(mc->m);
 		if (!s)
 			return my_fail(mi, mc, "prepare", NULL);
-		if (mysql_stmt_prepare(s, sql, (unsigned long)strlen(sql)) != 0) {
+		if (maria.mysql_stmt_prepare(s, sql, (unsigned long)strlen(sql)) != 0) {
 			int rc = my_fail_stmt(mi, mc, s, "prepare", NULL);
-			mysql_stmt_close(s);
+			maria.mysql_stmt_close(s);
 			return rc;
 		}
 		*slot = s;
@@ -328,7 +370,7 @@ static int my_exec(my_inst *mi, my_conn *mc, int id, mr_slice key, const mr_slic
 		my_bind_bytes(&p[1], *value, &lens[1]);
 	else if (num)
 		my_bind_i64(&p[1], num);
-	if (mysql_stmt_bind_param(s, p) != 0 || mysql_stmt_execute(s) != 0)
+	if (maria.mysql_stmt_bind_param(s, p) != 0 || maria.mysql_stmt_execute(s) != 0)
 		return my_fail_stmt(mi, mc, s, what, retry);
 	*out = s;
 	return 0;
@@ -346,7 +388,7 @@ static int my_fetch_rest(my_inst *mi, my_conn *mc, MYSQL_STMT *s, unsigned col, 
 		MYSQL_BIND rest = *b;
 		rest.buffer = buf->ptr + base + have;
 		rest.buffer_length = len - have;
-		if (mysql_stmt_fetch_column(s, &rest, col, have) != 0)
+		if (maria.mysql_stmt_fetch_column(s, &rest, col, have) != 0)
 			return my_fail_stmt(mi, mc, s, "fetch", NULL);
 	}
 	return 0;
@@ -370,9 +412,9 @@ static int my_fetch_bytes(my_inst *mi, my_conn *mc, MYSQL_STMT *s, mr_buf *out, 
 	b.length = &len;
 	b.is_null = &isnull;
 	b.error = &err;
-	if (mysql_stmt_bind_result(s, &b) != 0)
+	if (maria.mysql_stmt_bind_result(s, &b) != 0)
 		return my_fail_stmt(mi, mc, s, "bind result", NULL);
-	int f = mysql_stmt_fetch(s);
+	int f = maria.mysql_stmt_fetch(s);
 	if (f == 1) {
 		rc = my_fail_stmt(mi, mc, s, "fetch", NULL);
 		goto done;
@@ -390,7 +432,7 @@ static int my_fetch_bytes(my_inst *mi, my_conn *mc, MYSQL_STMT *s, mr_buf *out, 
 	out->len = len;
 	out->ptr[len] = 0;
 done:
-	mysql_stmt_free_result(s);
+	maria.mysql_stmt_free_result(s);
 	return rc;
 }
 
@@ -404,14 +446,14 @@ static int my_fetch_i64(my_inst *mi, my_conn *mc, MYSQL_STMT *s, int64_t *v, boo
 	b.buffer = v;
 	b.is_null = &isnull;
 	*found = false;
-	if (mysql_stmt_bind_result(s, &b) != 0)
+	if (maria.mysql_stmt_bind_result(s, &b) != 0)
 		return my_fail_stmt(mi, mc, s, "bind result", NULL);
-	int f = mysql_stmt_fetch(s);
+	int f = maria.mysql_stmt_fetch(s);
 	if (f == 1)
 		rc = my_fail_stmt(mi, mc, s, "fetch", NULL);
 	else if (f == 0)
 		*found = true;
-	mysql_stmt_free_result(s);
+	maria.mysql_stmt_free_result(s);
 	return rc;
 }
 
@@ -505,7 +547,7 @@ static int my_scan_once(my_inst *mi, my_conn *mc, const mr_range *range, size_t 
 	p[np].buffer_type = MYSQL_TYPE_LONGLONG;
 	p[np].buffer = &lim;
 	p[np].is_unsigned = 1;
-	if (mysql_stmt_bind_param(s, p) != 0 || mysql_stmt_execute(s) != 0)
+	if (maria.mysql_stmt_bind_param(s, p) != 0 || maria.mysql_stmt_execute(s) != 0)
 		return my_fail_stmt(mi, mc, s, "scan", NULL);
 
 	uint8_t kbuf[MR_DATA_MAX_KEY + 1];
@@ -532,12 +574,12 @@ static int my_scan_once(my_inst *mi, my_conn *mc, const mr_range *range, size_t 
 		r[1].length = &vlen;
 	}
 	r[1].is_null = &vnull;
-	if (mysql_stmt_bind_result(s, r) != 0) {
+	if (maria.mysql_stmt_bind_result(s, r) != 0) {
 		rc = my_fail_stmt(mi, mc, s, "scan", NULL);
 		goto done;
 	}
 	for (size_t i = 0;; i++) {
-		int f = mysql_stmt_fetch(s);
+		int f = maria.mysql_stmt_fetch(s);
 		if (f == MYSQL_NO_DATA)
 			break;
 		if (f == 1) {
@@ -563,7 +605,7 @@ static int my_scan_once(my_inst *mi, my_conn *mc, const mr_range *range, size_t 
 					goto done;
 				r[1].buffer = vbuf.ptr;
 				r[1].buffer_length = (unsigned long)(vbuf.cap - 1);
-				if (mysql_stmt_bind_result(s, r) != 0) {
+				if (maria.mysql_stmt_bind_result(s, r) != 0) {
 					rc = my_fail_stmt(mi, mc, s, "scan", NULL);
 					goto done;
 				}
@@ -574,7 +616,7 @@ static int my_scan_once(my_inst *mi, my_conn *mc, const mr_range *range, size_t 
 			goto done;
 	}
 done:
-	mysql_stmt_free_result(s);
+	maria.mysql_stmt_free_result(s);
 	mr_buf_dispose(&vbuf);
 	return rc;
 }
@@ -663,7 +705,7 @@ static my_outcome my_commit_once(my_inst *mi, my_conn *mc, const mr_batch_op *op
 			goto fail;
 	}
 	if (in_txn) {
-		if (mysql_real_query(mc->m, "COMMIT", 6) != 0) {
+		if (maria.mysql_real_query(mc->m, "COMMIT", 6) != 0) {
 			rc = my_fail(mi, mc, "commit", &retry);
 			if (mc->broken) {
 				*rc_out = mr_error_set(MR_EUNCERTAIN,
@@ -761,13 +803,13 @@ static int my_schema(my_inst *mi, my_conn *mc)
 	/* DDL commits implicitly in MySQL, so a session-level named lock
 	 * serializes concurrent first opens instead of a transaction */
 	snprintf(sql, sizeof sql, "SELECT GET_LOCK('mailroom.schema', %lld)", (long long)(mi->timeout_ms + 999) / 1000);
-	if (mysql_real_query(mc->m, sql, (unsigned long)strlen(sql)) != 0)
+	if (maria.mysql_real_query(mc->m, sql, (unsigned long)strlen(sql)) != 0)
 		return my_fail(mi, mc, "schema lock", NULL);
-	MYSQL_RES *res = mysql_store_result(mc->m);
-	MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+	MYSQL_RES *res = maria.mysql_store_result(mc->m);
+	MYSQL_ROW row = res ? maria.mysql_fetch_row(res) : NULL;
 	bool locked = row && row[0] && strcmp(row[0], "1") == 0;
 	if (res)
-		mysql_free_result(res);
+		maria.mysql_free_result(res);
 	if (!locked)
 		return mr_error_set(MR_EUNAVAILABLE, "mysql at %s: could not take the schema lock within %lld ms",
 				    mi->address, (long long)mi->timeout_ms);
@@ -776,11 +818,11 @@ static int my_schema(my_inst *mi, my_conn *mc)
 		rc = my_query(mi, mc, ddl[i], NULL);
 	if (rc == 0) {
 		const char *q = "SELECT value, @@max_allowed_packet FROM mr_meta WHERE name = 'schema_version'";
-		if (mysql_real_query(mc->m, q, (unsigned long)strlen(q)) != 0) {
+		if (maria.mysql_real_query(mc->m, q, (unsigned long)strlen(q)) != 0) {
 			rc = my_fail(mi, mc, "read schema version", NULL);
 		} else {
-			res = mysql_store_result(mc->m);
-			row = res ? mysql_fetch_row(res) : NULL;
+			res = maria.mysql_store_result(mc->m);
+			row = res ? maria.mysql_fetch_row(res) : NULL;
 			if (!row || !row[0] || !row[1]) {
 				rc = mr_error_set(MR_ECORRUPT, "mysql at %s: mr_meta has no schema_version", mi->address);
 			} else {
@@ -793,7 +835,7 @@ static int my_schema(my_inst *mi, my_conn *mc)
 							  mi->address, v, MY_SCHEMA_VERSION);
 			}
 			if (res)
-				mysql_free_result(res);
+				maria.mysql_free_result(res);
 		}
 	}
 	if (!mc->broken) {
@@ -900,6 +942,8 @@ static int my_open(mr_data_inst **out, const mr_store_config *sc)
 	*out = NULL;
 	int rc = 0;
 	my_conn *mc = NULL;
+	if ((rc = mr_dynlib_load(&my_lib)) < 0)
+		return rc;
 	pthread_once(&my_lib_once, my_lib_init);
 	if (my_lib_rc != 0)
 		return mr_error_set(MR_ERROR, "mysql: client library initialisation failed");

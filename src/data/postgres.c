@@ -24,6 +24,7 @@
  */
 #include "data/backend.h"
 #include "data/pool.h"
+#include "core/dynlib.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -31,6 +32,52 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
+
+/* libpq, loaded on first open (core/dynlib.h): every call goes through pq. */
+#define MR_PQ_FUNCS(X) \
+	X(PQclear) \
+	X(PQconnectPoll) \
+	X(PQconnectStartParams) \
+	X(PQconninfoFree) \
+	X(PQconninfoParse) \
+	X(PQenterPipelineMode) \
+	X(PQerrorMessage) \
+	X(PQexec) \
+	X(PQexecPrepared) \
+	X(PQexitPipelineMode) \
+	X(PQfinish) \
+	X(PQgetResult) \
+	X(PQgetlength) \
+	X(PQgetvalue) \
+	X(PQhost) \
+	X(PQntuples) \
+	X(PQpipelineSync) \
+	X(PQport) \
+	X(PQprepare) \
+	X(PQresultErrorField) \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus) \
+	X(PQsendQueryParams) \
+	X(PQsendQueryPrepared) \
+	X(PQsetNoticeProcessor) \
+	X(PQsocket) \
+	X(PQstatus) \
+	X(PQtransactionStatus)
+#define MR_X_MEMBER(f) __typeof__(f) *f;
+static struct {
+	MR_PQ_FUNCS(MR_X_MEMBER)
+} pq;
+#undef MR_X_MEMBER
+#define MR_X_NAME(f) #f,
+static const char *const pq_names[] = {MR_PQ_FUNCS(MR_X_NAME)};
+#undef MR_X_NAME
+static mr_dynlib pq_lib = {.soname = MR_SONAME_POSTGRES,
+			 .what = "the postgresql data backend",
+			 .names = pq_names,
+			 .count = MR_ARRAY_LEN(pq_names),
+			 .table = &pq,
+			 .table_size = sizeof(pq),
+			 .lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define PG_SCHEMA_VERSION 1
 #define PG_ADVISORY_LOCK_KEY 0x6d61696c726f6f6dLL /* "mailroom" */
@@ -139,13 +186,13 @@ static void pg_conn_free(pg_conn *pc)
 	if (!pc)
 		return;
 	if (pc->conn)
-		PQfinish(pc->conn);
+		pq.PQfinish(pc->conn);
 	mr_free(pc);
 }
 
 static void pg_note_address(pg_inst *pi, PGconn *c)
 {
-	const char *h = PQhost(c), *p = PQport(c);
+	const char *h = pq.PQhost(c), *p = pq.PQport(c);
 	if (h && *h)
 		snprintf(pi->address, sizeof pi->address, "%s:%s", h, p && *p ? p : "5432");
 }
@@ -154,7 +201,7 @@ static int pg_connect_error(pg_inst *pi, PGconn *c, const char *why)
 {
 	char msg[512];
 	pg_note_address(pi, c);
-	pg_trim(PQerrorMessage(c), msg, sizeof msg);
+	pg_trim(pq.PQerrorMessage(c), msg, sizeof msg);
 	if (why)
 		return mr_error_set(MR_EUNAVAILABLE, "postgresql at %s: connect: %s", pi->address, why);
 	if (pg_is_auth_message(msg))
@@ -174,10 +221,10 @@ static int pg_connect(pg_inst *pi, pg_conn **out)
 {
 	*out = NULL;
 	int rc = 0;
-	PGconn *c = PQconnectStartParams(pi->keywords, pi->values, 1);
+	PGconn *c = pq.PQconnectStartParams(pi->keywords, pi->values, 1);
 	if (!c)
 		return mr_error_oom();
-	if (PQstatus(c) == CONNECTION_BAD) {
+	if (pq.PQstatus(c) == CONNECTION_BAD) {
 		rc = pg_connect_error(pi, c, NULL);
 		goto done;
 	}
@@ -195,19 +242,19 @@ static int pg_connect(pg_inst *pi, pg_conn **out)
 			rc = pg_connect_error(pi, c, why);
 			goto done;
 		}
-		struct pollfd pfd = {.fd = PQsocket(c), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		struct pollfd pfd = {.fd = pq.PQsocket(c), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
 		int n = poll(&pfd, 1, (int)(deadline - now));
 		if (n < 0 && errno != EINTR) {
 			rc = mr_error_set_errno(MR_EUNAVAILABLE, errno, "postgresql at %s: connect: poll", pi->address);
 			goto done;
 		}
 		if (n > 0)
-			st = PQconnectPoll(c);
+			st = pq.PQconnectPoll(c);
 	}
 	pg_note_address(pi, c);
 	/* libpq prints notices (and the FATAL of a terminated session) on
 	 * stderr by default; the library never prints */
-	PQsetNoticeProcessor(c, pg_notice, NULL);
+	pq.PQsetNoticeProcessor(c, pg_notice, NULL);
 	pg_conn *pc = mr_calloc(1, sizeof *pc);
 	if (!pc) {
 		rc = MR_ENOMEM;
@@ -218,7 +265,7 @@ static int pg_connect(pg_inst *pi, pg_conn **out)
 	*out = pc;
 done:
 	if (c)
-		PQfinish(c);
+		pq.PQfinish(c);
 	return rc;
 }
 
@@ -227,19 +274,19 @@ done:
  * readable data on the socket. */
 static bool pg_conn_alive(pg_conn *pc)
 {
-	if (pc->broken || PQstatus(pc->conn) != CONNECTION_OK)
+	if (pc->broken || pq.PQstatus(pc->conn) != CONNECTION_OK)
 		return false;
-	struct pollfd pfd = {.fd = PQsocket(pc->conn), .events = POLLIN};
+	struct pollfd pfd = {.fd = pq.PQsocket(pc->conn), .events = POLLIN};
 	/* we never LISTEN, so an idle session has nothing to say unless the
 	 * server is ending it; whatever it sent, do not trust it further */
 	if (poll(&pfd, 1, 0) != 0)
 		return false;
-	return PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
+	return pq.PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
 }
 
 static bool pg_conn_reusable(pg_conn *pc)
 {
-	return !pc->broken && PQstatus(pc->conn) == CONNECTION_OK && PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
+	return !pc->broken && pq.PQstatus(pc->conn) == CONNECTION_OK && pq.PQtransactionStatus(pc->conn) == PQTRANS_IDLE;
 }
 
 static int pool_connect(void *owner, void **out) { return pg_connect(owner, (pg_conn **)out); }
@@ -267,15 +314,15 @@ static void pg_release(pg_inst *pi, pg_conn *pc) { mr_conn_pool_release(&pi->poo
 static int pg_fail(pg_inst *pi, pg_conn *pc, PGresult *res, const char *what, bool *retry)
 {
 	char msg[512];
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	pg_trim(res ? PQresultErrorMessage(res) : PQerrorMessage(pc->conn), msg, sizeof msg);
+	const char *state = res ? pq.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	pg_trim(res ? pq.PQresultErrorMessage(res) : pq.PQerrorMessage(pc->conn), msg, sizeof msg);
 	if (retry)
 		*retry = false;
-	if (PQstatus(pc->conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+	if (pq.PQstatus(pc->conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
 	    strncmp(state, "57P", 3) == 0) {
 		pc->broken = true;
-		if (!state || PQstatus(pc->conn) != CONNECTION_OK)
-			pg_trim(PQerrorMessage(pc->conn), msg, sizeof msg);
+		if (!state || pq.PQstatus(pc->conn) != CONNECTION_OK)
+			pg_trim(pq.PQerrorMessage(pc->conn), msg, sizeof msg);
 		return mr_error_set(MR_EUNAVAILABLE, "postgresql at %s: %s: connection lost: %s", pi->address, what,
 				    msg);
 	}
@@ -299,22 +346,22 @@ static int pg_fail(pg_inst *pi, pg_conn *pc, PGresult *res, const char *what, bo
 /* Runs a plain command (BEGIN, COMMIT, DDL). */
 static int pg_command(pg_inst *pi, pg_conn *pc, const char *sql, bool *retry)
 {
-	PGresult *res = PQexec(pc->conn, sql);
+	PGresult *res = pq.PQexec(pc->conn, sql);
 	int rc = 0;
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	ExecStatusType st = res ? pq.PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		rc = pg_fail(pi, pc, res, sql, retry);
-	PQclear(res);
+	pq.PQclear(res);
 	return rc;
 }
 
 static int pg_prepare(pg_inst *pi, pg_conn *pc, const char *name, const char *sql, int nparams, const Oid *types)
 {
-	PGresult *res = PQprepare(pc->conn, name, sql, nparams, types);
+	PGresult *res = pq.PQprepare(pc->conn, name, sql, nparams, types);
 	int rc = 0;
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (!res || pq.PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = pg_fail(pi, pc, res, "prepare", NULL);
-	PQclear(res);
+	pq.PQclear(res);
 	return rc;
 }
 
@@ -368,11 +415,11 @@ static int pg_exec(pg_inst *pi, pg_conn *pc, int id, const mr_slice *key, const 
 		return rc;
 	pg_params p;
 	pg_params_fill(&p, key, value, num);
-	PGresult *r = PQexecPrepared(pc->conn, name, pg_stmts[id].nparams, p.vals, p.lens, p.fmts, 1);
-	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	PGresult *r = pq.PQexecPrepared(pc->conn, name, pg_stmts[id].nparams, p.vals, p.lens, p.fmts, 1);
+	ExecStatusType st = r ? pq.PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		rc = pg_fail(pi, pc, r, what, retry);
-		PQclear(r);
+		pq.PQclear(r);
 		return rc;
 	}
 	*res = r;
@@ -418,14 +465,14 @@ static int pg_get(mr_data_inst *inst, mr_slice key, mr_buf *value)
 	int rc = pg_read_one(pi, PG_GET, key, "get", &res);
 	if (rc < 0)
 		return rc;
-	if (PQntuples(res) == 0) {
+	if (pq.PQntuples(res) == 0) {
 		char hex[80];
 		pg_key_hex(hex, sizeof hex, key);
 		rc = mr_error_set(MR_ENOTFOUND, "key %s not found", hex);
 	} else {
-		rc = mr_buf_set(value, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		rc = mr_buf_set(value, pq.PQgetvalue(res, 0, 0), (size_t)pq.PQgetlength(res, 0, 0));
 	}
-	PQclear(res);
+	pq.PQclear(res);
 	return rc;
 }
 
@@ -437,9 +484,9 @@ static int pg_get_counter(mr_data_inst *inst, mr_slice key, int64_t *out)
 	int rc = pg_read_one(pi, PG_GET_COUNTER, key, "get counter", &res);
 	if (rc < 0)
 		return rc;
-	if (PQntuples(res) > 0 && PQgetlength(res, 0, 0) == 8)
-		*out = (int64_t)pg_be64_get((const uint8_t *)PQgetvalue(res, 0, 0));
-	PQclear(res);
+	if (pq.PQntuples(res) > 0 && pq.PQgetlength(res, 0, 0) == 8)
+		*out = (int64_t)pg_be64_get((const uint8_t *)pq.PQgetvalue(res, 0, 0));
+	pq.PQclear(res);
 	return 0;
 }
 
@@ -504,25 +551,25 @@ static int pg_scan_once(pg_inst *pi, pg_conn *pc, const mr_range *range, size_t 
 	}
 	char name[16];
 	snprintf(name, sizeof name, "mrscan%d", idx);
-	PGresult *res = PQexecPrepared(pc->conn, name, np, vals, lens, fmts, 1);
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+	PGresult *res = pq.PQexecPrepared(pc->conn, name, np, vals, lens, fmts, 1);
+	if (!res || pq.PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_fail(pi, pc, res, "scan", NULL);
-		PQclear(res);
+		pq.PQclear(res);
 		return rc;
 	}
-	size_t rows = (size_t)PQntuples(res);
+	size_t rows = (size_t)pq.PQntuples(res);
 	bool keys_only = flags & MR_SCAN_KEYS_ONLY;
 	for (size_t i = 0; i < rows && rc == 0; i++) {
 		if (limit && i == limit) {
 			page->more = true;
 			break;
 		}
-		mr_slice k = mr_slice_of(PQgetvalue(res, (int)i, 0), (size_t)PQgetlength(res, (int)i, 0));
+		mr_slice k = mr_slice_of(pq.PQgetvalue(res, (int)i, 0), (size_t)pq.PQgetlength(res, (int)i, 0));
 		mr_slice v = keys_only ? MR_SLICE_EMPTY
-				       : mr_slice_of(PQgetvalue(res, (int)i, 1), (size_t)PQgetlength(res, (int)i, 1));
+				       : mr_slice_of(pq.PQgetvalue(res, (int)i, 1), (size_t)pq.PQgetlength(res, (int)i, 1));
 		rc = mr_kvpage_push(page, k, v);
 	}
-	PQclear(res);
+	pq.PQclear(res);
 	return rc;
 }
 
@@ -550,8 +597,8 @@ static int pg_scan(mr_data_inst *inst, const mr_range *range, size_t limit, mr_k
 /* Checks the result of PG_ASSERT for op: 0 or MR_ECONFLICT. */
 static int pg_assert_check(const mr_batch_op *op, const PGresult *res)
 {
-	bool present = PQntuples(res) > 0;
-	bool equal = present && PQgetlength(res, 0, 0) == 1 && PQgetvalue(res, 0, 0)[0] == 1;
+	bool present = pq.PQntuples(res) > 0;
+	bool equal = present && pq.PQgetlength(res, 0, 0) == 1 && pq.PQgetvalue(res, 0, 0)[0] == 1;
 	bool holds = op->kind == MR_OP_ASSERT_ABSENT ? !present : equal;
 	if (holds)
 		return 0;
@@ -596,8 +643,8 @@ static pg_outcome pg_commit_serial(pg_inst *pi, pg_conn *pc, const mr_batch_op *
 			break;
 		case MR_OP_ADD:
 			rc = pg_exec(pi, pc, PG_ADD, &op->key, NULL, &op->delta, "commit: add", &res, &retry);
-			if (rc == 0 && add_result && PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8)
-				*add_result = (int64_t)pg_be64_get((const uint8_t *)PQgetvalue(res, 0, 0));
+			if (rc == 0 && add_result && pq.PQntuples(res) == 1 && pq.PQgetlength(res, 0, 0) == 8)
+				*add_result = (int64_t)pg_be64_get((const uint8_t *)pq.PQgetvalue(res, 0, 0));
 			break;
 		case MR_OP_ASSERT_VALUE:
 		case MR_OP_ASSERT_ABSENT:
@@ -606,7 +653,7 @@ static pg_outcome pg_commit_serial(pg_inst *pi, pg_conn *pc, const mr_batch_op *
 				rc = pg_assert_check(op, res);
 			break;
 		}
-		PQclear(res);
+		pq.PQclear(res);
 		res = NULL;
 		if (rc < 0)
 			goto fail;
@@ -614,11 +661,11 @@ static pg_outcome pg_commit_serial(pg_inst *pi, pg_conn *pc, const mr_batch_op *
 	if (in_txn) {
 		/* From here a lost connection means we cannot know whether the
 		 * server committed. */
-		PGresult *c = PQexec(pc->conn, "COMMIT");
-		ExecStatusType st = c ? PQresultStatus(c) : PGRES_FATAL_ERROR;
+		PGresult *c = pq.PQexec(pc->conn, "COMMIT");
+		ExecStatusType st = c ? pq.PQresultStatus(c) : PGRES_FATAL_ERROR;
 		if (st != PGRES_COMMAND_OK) {
 			rc = pg_fail(pi, pc, c, "commit", &retry);
-			PQclear(c);
+			pq.PQclear(c);
 			if (pc->broken) {
 				*rc_out = mr_error_set(MR_EUNCERTAIN,
 						       "postgresql at %s: connection lost during COMMIT; the batch "
@@ -629,7 +676,7 @@ static pg_outcome pg_commit_serial(pg_inst *pi, pg_conn *pc, const mr_batch_op *
 			*rc_out = rc;
 			return retry ? PG_RETRY : PG_DONE;
 		}
-		PQclear(c);
+		pq.PQclear(c);
 	}
 	*rc_out = 0;
 	return PG_DONE;
@@ -679,11 +726,11 @@ static pg_outcome pg_commit_pipelined(pg_inst *pi, pg_conn *pc, const mr_batch_o
 	for (size_t i = 0; i < nops; i++)
 		if ((rc = pg_ensure_prepared(pi, pc, ids[ops[i].kind])) < 0)
 			goto lost_or_fail;
-	if (!PQenterPipelineMode(c)) {
+	if (!pq.PQenterPipelineMode(c)) {
 		rc = pg_fail(pi, pc, NULL, "commit: pipeline", NULL);
 		goto lost_or_fail;
 	}
-	bool sent = PQsendQueryParams(c, has_assert ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN", 0, NULL, NULL,
+	bool sent = pq.PQsendQueryParams(c, has_assert ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN", 0, NULL, NULL,
 				      NULL, NULL, 1) == 1;
 	for (size_t i = 0; sent && i < nops; i++) {
 		char name[16];
@@ -696,12 +743,12 @@ static pg_outcome pg_commit_pipelined(pg_inst *pi, pg_conn *pc, const mr_batch_o
 				       ? &ops[i].value
 				       : NULL,
 			       ops[i].kind == MR_OP_ADD ? &ops[i].delta : NULL);
-		sent = PQsendQueryPrepared(c, name, pg_stmts[id].nparams, p.vals, p.lens, p.fmts, 1) == 1;
+		sent = pq.PQsendQueryPrepared(c, name, pg_stmts[id].nparams, p.vals, p.lens, p.fmts, 1) == 1;
 	}
 	if (sent && !has_assert)
-		sent = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) == 1;
+		sent = pq.PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 1) == 1;
 	if (sent)
-		sent = PQpipelineSync(c) == 1;
+		sent = pq.PQpipelineSync(c) == 1;
 	if (!sent) {
 		pc->broken = true;
 		rc = pg_fail(pi, pc, NULL, "commit: send", NULL);
@@ -710,14 +757,14 @@ static pg_outcome pg_commit_pipelined(pg_inst *pi, pg_conn *pc, const mr_batch_o
 	/* results: BEGIN, each op, [COMMIT], each followed by NULL; then SYNC */
 	size_t expected = 1 + nops + (has_assert ? 0 : 1);
 	for (size_t i = 0; i < expected; i++) {
-		PGresult *r = PQgetResult(c);
+		PGresult *r = pq.PQgetResult(c);
 		if (!r) {
 			pc->broken = true;
 			if (!failed)
 				rc = pg_fail(pi, pc, NULL, "commit", NULL);
 			goto lost_or_fail;
 		}
-		ExecStatusType st = PQresultStatus(r);
+		ExecStatusType st = pq.PQresultStatus(r);
 		if (st == PGRES_FATAL_ERROR) {
 			if (!failed)
 				rc = pg_fail(pi, pc, r, i == 0 ? "commit: begin" : i > nops ? "commit" : "commit: write",
@@ -725,32 +772,32 @@ static pg_outcome pg_commit_pipelined(pg_inst *pi, pg_conn *pc, const mr_batch_o
 			failed = true;
 		} else if (st != PGRES_PIPELINE_ABORTED && !failed && i >= 1 && i <= nops) {
 			const mr_batch_op *op = &ops[i - 1];
-			if (op->kind == MR_OP_ADD && add_result && PQntuples(r) == 1 && PQgetlength(r, 0, 0) == 8)
-				*add_result = (int64_t)pg_be64_get((const uint8_t *)PQgetvalue(r, 0, 0));
+			if (op->kind == MR_OP_ADD && add_result && pq.PQntuples(r) == 1 && pq.PQgetlength(r, 0, 0) == 8)
+				*add_result = (int64_t)pg_be64_get((const uint8_t *)pq.PQgetvalue(r, 0, 0));
 			if ((op->kind == MR_OP_ASSERT_VALUE || op->kind == MR_OP_ASSERT_ABSENT) &&
 			    (rc = pg_assert_check(op, r)) < 0)
 				failed = true;
 		}
-		PQclear(r);
-		if (pc->broken || PQstatus(c) != CONNECTION_OK) {
+		pq.PQclear(r);
+		if (pc->broken || pq.PQstatus(c) != CONNECTION_OK) {
 			pc->broken = true;
 			goto lost_or_fail;
 		}
-		r = PQgetResult(c); /* the NULL that ends this query's results */
-		PQclear(r);
+		r = pq.PQgetResult(c); /* the NULL that ends this query's results */
+		pq.PQclear(r);
 	}
-	PGresult *sync = PQgetResult(c);
-	bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-	PQclear(sync);
-	if (!synced || !PQexitPipelineMode(c)) {
+	PGresult *sync = pq.PQgetResult(c);
+	bool synced = sync && pq.PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+	pq.PQclear(sync);
+	if (!synced || !pq.PQexitPipelineMode(c)) {
 		pc->broken = true;
 		if (!failed)
 			rc = mr_error_set(MR_EUNAVAILABLE, "postgresql at %s: commit: pipeline out of step: %s",
-					  pi->address, PQerrorMessage(c));
+					  pi->address, pq.PQerrorMessage(c));
 		goto lost_or_fail;
 	}
 	if (failed) {
-		if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+		if (pq.PQtransactionStatus(c) != PQTRANS_IDLE) {
 			char saved[512];
 			snprintf(saved, sizeof saved, "%s", mr_error_last()->message);
 			if (pg_command(pi, pc, "ROLLBACK", NULL) < 0)
@@ -762,16 +809,16 @@ static pg_outcome pg_commit_pipelined(pg_inst *pi, pg_conn *pc, const mr_batch_o
 	}
 	if (has_assert) {
 		sent_commit = true;
-		PGresult *r = PQexec(c, "COMMIT");
-		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		PGresult *r = pq.PQexec(c, "COMMIT");
+		if (!r || pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
 			rc = pg_fail(pi, pc, r, "commit", &retry);
-			PQclear(r);
+			pq.PQclear(r);
 			if (pc->broken)
 				goto lost_or_fail;
 			*rc_out = rc;
 			return retry ? PG_RETRY : PG_DONE;
 		}
-		PQclear(r);
+		pq.PQclear(r);
 	}
 	*rc_out = 0;
 	return PG_DONE;
@@ -846,18 +893,18 @@ static int pg_schema(pg_inst *pi, pg_conn *pc)
 		rc = pg_command(pi, pc, ddl[i], NULL);
 	PGresult *res = NULL;
 	if (rc == 0) {
-		res = PQexec(pc->conn, "SELECT value FROM mr_meta WHERE name = 'schema_version'");
-		if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		res = pq.PQexec(pc->conn, "SELECT value FROM mr_meta WHERE name = 'schema_version'");
+		if (!res || pq.PQresultStatus(res) != PGRES_TUPLES_OK || pq.PQntuples(res) != 1) {
 			rc = pg_fail(pi, pc, res, "read schema version", NULL);
 		} else {
-			long v = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+			long v = strtol(pq.PQgetvalue(res, 0, 0), NULL, 10);
 			if (v != PG_SCHEMA_VERSION)
 				rc = mr_error_set(MR_ENOTSUPPORTED,
 						  "postgresql at %s: schema version %ld in mr_meta, this build "
 						  "understands version %d (created by a newer release?)",
 						  pi->address, v, PG_SCHEMA_VERSION);
 		}
-		PQclear(res);
+		pq.PQclear(res);
 	}
 	if (rc == 0)
 		return pg_command(pi, pc, "COMMIT", NULL);
@@ -922,6 +969,8 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 	*out = NULL;
 	int rc = 0;
 	pg_conn *pc = NULL;
+	if ((rc = mr_dynlib_load(&pq_lib)) < 0)
+		return rc;
 	pg_inst *pi = mr_calloc(1, sizeof *pi);
 	if (!pi)
 		return MR_ENOMEM;
@@ -994,11 +1043,11 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 	 * (e.g. -c search_path=...) in front of the statement timeout. */
 	char opt_prefix[120] = "-c statement_timeout=";
 	if (url) {
-		PQconninfoOption *opts = PQconninfoParse(url, NULL);
+		PQconninfoOption *opts = pq.PQconninfoParse(url, NULL);
 		for (PQconninfoOption *o = opts; o && o->keyword; o++)
 			if (strcmp(o->keyword, "options") == 0 && o->val && *o->val) {
 				if (strlen(o->val) + 24 > sizeof opt_prefix) {
-					PQconninfoFree(opts);
+					pq.PQconninfoFree(opts);
 					rc = mr_error_set(MR_EINVALID, "%s: store.%s.url: options longer than %zu bytes",
 							  mr_store_config_where(sc, "url"), mr_store_config_id(sc),
 							  sizeof opt_prefix - 24);
@@ -1006,7 +1055,7 @@ static int pg_open(mr_data_inst **out, const mr_store_config *sc)
 				}
 				snprintf(opt_prefix, sizeof opt_prefix, "%s -c statement_timeout=", o->val);
 			}
-		PQconninfoFree(opts);
+		pq.PQconninfoFree(opts);
 	}
 	if ((rc = pg_param_owned(pi, &n, "connect_timeout", "", secs < 2 ? 2 : secs)) < 0 ||
 	    (rc = pg_param_owned(pi, &n, "options", opt_prefix, (long long)pi->timeout_ms)) < 0 ||

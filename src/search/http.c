@@ -3,13 +3,13 @@
  */
 #include "search/http.h"
 
-#include <curl/curl.h>
+#include "lib/curl.h"
 #include <utf8proc.h>
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
 
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init(void) { curl_init_rc = mr_curl.curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* "http://user:pw@host/x" -> "http://host/x" for messages. */
 static char *redact(const char *url)
@@ -38,10 +38,12 @@ int mr_search__http_init(mr_search_http *h, const char *engine, const char *cons
 	h->timeout_ms = timeout_ms;
 	h->max_retries = 5;
 	pthread_mutex_init(&h->mu, NULL);
+	if (mr_curl_load(engine) < 0)
+		return mr_error_last()->code;
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
 		return mr_error_set(MR_ERROR, "%s: curl_global_init failed: %s", engine,
-				    curl_easy_strerror(curl_init_rc));
+				    mr_curl.curl_easy_strerror(curl_init_rc));
 	if (nurls == 0)
 		return mr_error_set(MR_EINVALID, "%s: no url", engine);
 	h->bases = mr_calloc(nurls, sizeof(char *));
@@ -77,7 +79,7 @@ int mr_search__http_init(mr_search_http *h, const char *engine, const char *cons
 void mr_search__http_dispose(mr_search_http *h)
 {
 	for (size_t i = 0; i < h->npool; i++)
-		curl_easy_cleanup(h->pool[i]);
+		mr_curl.curl_easy_cleanup(h->pool[i]);
 	for (size_t i = 0; i < h->nbases; i++) {
 		mr_free(h->bases ? h->bases[i] : NULL);
 		mr_free(h->shown ? h->shown[i] : NULL);
@@ -98,9 +100,9 @@ static CURL *take_handle(mr_search_http *h)
 		c = h->pool[--h->npool];
 	pthread_mutex_unlock(&h->mu);
 	if (c)
-		curl_easy_reset(c);
+		mr_curl.curl_easy_reset(c);
 	else
-		c = curl_easy_init();
+		c = mr_curl.curl_easy_init();
 	return c;
 }
 
@@ -113,7 +115,7 @@ static void give_handle(mr_search_http *h, CURL *c)
 	}
 	pthread_mutex_unlock(&h->mu);
 	if (c)
-		curl_easy_cleanup(c);
+		mr_curl.curl_easy_cleanup(c);
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *payload)
@@ -136,13 +138,13 @@ int mr_search__http_call(mr_search_http *h, const char *method, const char *path
 	struct curl_slist *hdrs = NULL;
 	char ctype[128];
 	snprintf(ctype, sizeof(ctype), "Content-Type: %s", content_type ? content_type : "application/json");
-	struct curl_slist *t = curl_slist_append(NULL, ctype);
+	struct curl_slist *t = mr_curl.curl_slist_append(NULL, ctype);
 	if (t)
 		hdrs = t;
-	if (t && h->auth_header && (t = curl_slist_append(hdrs, h->auth_header)))
+	if (t && h->auth_header && (t = mr_curl.curl_slist_append(hdrs, h->auth_header)))
 		hdrs = t;
-	if (!t || !(t = curl_slist_append(hdrs, "Expect:"))) {
-		curl_slist_free_all(hdrs);
+	if (!t || !(t = mr_curl.curl_slist_append(hdrs, "Expect:"))) {
+		mr_curl.curl_slist_free_all(hdrs);
 		give_handle(h, c);
 		return mr_error_oom();
 	}
@@ -157,33 +159,33 @@ int mr_search__http_call(mr_search_http *h, const char *method, const char *path
 		if ((rc = mr_buf_printf(&url, "%s%s", h->bases[base % h->nbases], path)) < 0)
 			break;
 		errbuf[0] = '\0';
-		curl_easy_setopt(c, CURLOPT_URL, mr_buf_cstr(&url));
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms < 10000 ? h->timeout_ms : 10000L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+		mr_curl.curl_easy_setopt(c, CURLOPT_URL, mr_buf_cstr(&url));
+		mr_curl.curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		mr_curl.curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		mr_curl.curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		mr_curl.curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+		mr_curl.curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+		mr_curl.curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms < 10000 ? h->timeout_ms : 10000L);
+		mr_curl.curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		mr_curl.curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+		mr_curl.curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 		if (strcmp(method, "HEAD") == 0)
-			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+			mr_curl.curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 		if (body) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+			mr_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+			mr_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 		} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+			mr_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+			mr_curl.curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 		}
 		if (h->userpwd) {
-			curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(c, CURLOPT_USERPWD, h->userpwd);
+			mr_curl.curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			mr_curl.curl_easy_setopt(c, CURLOPT_USERPWD, h->userpwd);
 		}
-		CURLcode cc = curl_easy_perform(c);
+		CURLcode cc = mr_curl.curl_easy_perform(c);
 		status = 0;
 		if (cc == CURLE_OK)
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+			mr_curl.curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		bool retry = cc != CURLE_OK || retryable_status(status);
 		if (!retry)
 			break;
@@ -194,7 +196,7 @@ int mr_search__http_call(mr_search_http *h, const char *method, const char *path
 		if (attempt >= h->max_retries) {
 			if (cc != CURLE_OK)
 				rc = mr_error_set(MR_EUNAVAILABLE, "%s %s%s: %s (after %u attempts)", method,
-						  h->shown[base % h->nbases], path, errbuf[0] ? errbuf : curl_easy_strerror(cc),
+						  h->shown[base % h->nbases], path, errbuf[0] ? errbuf : mr_curl.curl_easy_strerror(cc),
 						  attempt + 1);
 			else {
 				resp->status = status;
@@ -216,7 +218,7 @@ int mr_search__http_call(mr_search_http *h, const char *method, const char *path
 		}
 		mr_sleep_ms(mr_backoff_ms(attempt, 100, 2000));
 	}
-	curl_slist_free_all(hdrs);
+	mr_curl.curl_slist_free_all(hdrs);
 	give_handle(h, c);
 	if (rc == 0) {
 		resp->status = status;

@@ -15,5 +15,5 @@ if(MR_HAVE_CURL)
     ${CMAKE_CURRENT_LIST_DIR}/http.c
     ${CMAKE_CURRENT_LIST_DIR}/elasticsearch.c
     ${CMAKE_CURRENT_LIST_DIR}/meilisearch.c)
-  list(APPEND MR_LIBS PkgConfig::MR_CURL)
+  # libcurl: loaded on first use through src/lib/curl.c (listed in src/blob/sources.cmake)
 endif()
