@@ -121,6 +121,13 @@ static int open_inst(mr_data_inst **out, const mr_store_config *sc, bool readonl
 		rocksdb_options_set_create_missing_column_families(r->opts, 1);
 		/* starts the background flush and compaction threads */
 		rocksdb_options_increase_parallelism(r->opts, 2);
+	} else {
+		/* A reader opens its table files on the calling thread: the default
+		 * starts up to 16 threads per column family for it (~30 thread
+		 * creations for a one-shot CLI search of a small store), and skips
+		 * reading table properties for compaction statistics it never uses. */
+		rocksdb_options_set_max_file_opening_threads(r->opts, 1);
+		rocksdb_options_set_skip_stats_update_on_db_open(r->opts, 1);
 	}
 	rocksdb_options_set_write_buffer_size(r->opts, (size_t)wbuf);
 	r->bbto = rocksdb_block_based_options_create();
