@@ -18,12 +18,121 @@
  */
 #include "core/common.h"
 #include "mail/message.h"
+#include "core/dynlib.h"
 
 #include <errno.h>
+#define G_DISABLE_CAST_CHECKS 1
 #include <gmime/gmime.h>
 #include <iconv.h>
 #include <pthread.h>
 #include <unistd.h>
+
+/*
+ * GMime (and the GLib functions used with it), loaded on first parse
+ * (core/dynlib.h) rather than at the start of every program: most commands
+ * (search, mailboxes, purge, ...) never parse a message.  Every call goes
+ * through gm; casts are plain C casts (G_DISABLE_CAST_CHECKS) and type
+ * checks go through is_a, so no GObject macro reaches a symbol directly.
+ */
+#define MR_GM_FUNCS(X) \
+	X(g_ascii_strcasecmp) \
+	X(g_ascii_strdown) \
+	X(g_ascii_strncasecmp) \
+	X(g_date_time_get_utc_offset) \
+	X(g_date_time_to_unix) \
+	X(g_date_time_unref) \
+	X(g_free) \
+	X(g_hostname_is_ascii_encoded) \
+	X(g_hostname_to_unicode) \
+	X(g_mime_content_type_get_media_subtype) \
+	X(g_mime_content_type_get_media_type) \
+	X(g_mime_content_type_is_type) \
+	X(g_mime_data_wrapper_write_to_stream) \
+	X(g_mime_iconv_close) \
+	X(g_mime_iconv_open) \
+	X(g_mime_init) \
+	X(g_mime_message_get_bcc) \
+	X(g_mime_message_get_cc) \
+	X(g_mime_message_get_date) \
+	X(g_mime_message_get_from) \
+	X(g_mime_message_get_message_id) \
+	X(g_mime_message_get_mime_part) \
+	X(g_mime_message_get_reply_to) \
+	X(g_mime_message_get_sender) \
+	X(g_mime_message_get_subject) \
+	X(g_mime_message_get_to) \
+	X(g_mime_message_part_get_message) \
+	X(g_mime_multipart_get_count) \
+	X(g_mime_multipart_get_part) \
+	X(g_mime_object_get_content_disposition_parameter) \
+	X(g_mime_object_get_content_id) \
+	X(g_mime_object_get_content_type) \
+	X(g_mime_object_get_content_type_parameter) \
+	X(g_mime_object_get_disposition) \
+	X(g_mime_object_get_header) \
+	X(g_mime_object_write_to_stream) \
+	X(g_mime_parser_construct_message) \
+	X(g_mime_parser_get_headers_end) \
+	X(g_mime_parser_new_with_stream) \
+	X(g_mime_parser_options_free) \
+	X(g_mime_parser_options_new) \
+	X(g_mime_parser_options_set_address_compliance_mode) \
+	X(g_mime_parser_options_set_allow_addresses_without_domain) \
+	X(g_mime_parser_options_set_fallback_charsets) \
+	X(g_mime_parser_options_set_parameter_compliance_mode) \
+	X(g_mime_parser_options_set_rfc2047_compliance_mode) \
+	X(g_mime_parser_options_set_warning_callback) \
+	X(g_mime_parser_set_format) \
+	X(g_mime_parser_set_respect_content_length) \
+	X(g_mime_part_get_content) \
+	X(g_mime_part_get_filename) \
+	X(g_mime_references_free) \
+	X(g_mime_references_get_message_id) \
+	X(g_mime_references_length) \
+	X(g_mime_references_parse) \
+	X(g_mime_shutdown) \
+	X(g_mime_stream_mem_get_byte_array) \
+	X(g_mime_stream_mem_new) \
+	X(g_mime_stream_mem_new_with_buffer) \
+	X(g_mime_stream_null_new) \
+	X(g_mime_utils_header_decode_date) \
+	X(g_object_unref) \
+	X(g_strdup_printf) \
+	X(g_utf8_casefold) \
+	X(internet_address_get_name) \
+	X(internet_address_group_get_members) \
+	X(internet_address_list_get_address) \
+	X(internet_address_list_length) \
+	X(internet_address_mailbox_get_addr) \
+	X(g_type_check_instance_is_a) \
+	X(g_mime_part_get_type) \
+	X(g_mime_multipart_get_type) \
+	X(g_mime_message_part_get_type) \
+	X(internet_address_group_get_type) \
+	X(internet_address_mailbox_get_type)
+#define MR_X_MEMBER(f) __typeof__(f) *f;
+static struct {
+	MR_GM_FUNCS(MR_X_MEMBER)
+} gm;
+#undef MR_X_MEMBER
+#define MR_X_NAME(f) #f,
+static const char *const gm_names[] = {MR_GM_FUNCS(MR_X_NAME)};
+#undef MR_X_NAME
+static mr_dynlib gm_lib = {.soname = MR_SONAME_GMIME,
+			 .what = "parsing mail",
+			 .names = gm_names,
+			 .count = MR_ARRAY_LEN(gm_names),
+			 .table = &gm,
+			 .table_size = sizeof(gm),
+			 .lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool is_a(const void *obj, GType type)
+{
+	return obj && gm.g_type_check_instance_is_a((GTypeInstance *)(uintptr_t)obj, type);
+}
+static bool ascii_isdigit(char c) { return c >= '0' && c <= '9'; }
+static bool ascii_isalnum(char c) { return ascii_isdigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static char ascii_tolower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
 
 /* Bounds that keep hostile input from costing more than linear work. */
 #define MAIL_MAX_DEPTH 32         /* MIME nesting walked */
@@ -368,7 +477,7 @@ static void parser_warning(gint64 offset, GMimeParserWarning code, const gchar *
 
 /* ---------------------------------------------------------------- charset conversion */
 
-static bool charset_is(const char *cs, const char *name) { return g_ascii_strcasecmp(cs, name) == 0; }
+static bool charset_is(const char *cs, const char *name) { return gm.g_ascii_strcasecmp(cs, name) == 0; }
 
 static bool charset_is_utf8ish(const char *cs)
 {
@@ -421,10 +530,10 @@ static const char *build_text(mail_build *b, const char *data, size_t len, const
 	mr_buf u = MR_BUF_INIT;
 	int rc = 0;
 	const char *cs = charset && *charset ? charset : NULL;
-	if (cs && g_ascii_strncasecmp(cs, "unicode-1-1-", 12) == 0)
+	if (cs && gm.g_ascii_strncasecmp(cs, "unicode-1-1-", 12) == 0)
 		cs += 12; /* Microsoft's old names for UTF-7 / UTF-8 */
 	if (cs && !charset_is_utf8ish(cs)) {
-		iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+		iconv_t cd = gm.g_mime_iconv_open("UTF-8", cs);
 		if (cd == (iconv_t)-1) {
 			char ex[80];
 			excerpt(ex, sizeof(ex), cs);
@@ -434,7 +543,7 @@ static const char *build_text(mail_build *b, const char *data, size_t len, const
 		} else {
 			size_t bad = 0;
 			rc = iconv_all(&u, cd, data, len, &bad);
-			g_mime_iconv_close(cd);
+			gm.g_mime_iconv_close(cd);
 			if (bad) {
 				char ex[80];
 				excerpt(ex, sizeof(ex), charset);
@@ -490,32 +599,32 @@ static void build_addresses(mail_build *b, mr_mail_address_list *out, InternetAd
 static void add_address_list(mail_build *b, mr_mail_address **items, size_t *count, size_t *cap,
 			     InternetAddressList *list, int depth)
 {
-	int n = list ? internet_address_list_length(list) : 0;
+	int n = list ? gm.internet_address_list_length(list) : 0;
 	for (int i = 0; i < n && !b->rc; i++) {
-		InternetAddress *ia = internet_address_list_get_address(list, i);
-		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+		InternetAddress *ia = gm.internet_address_list_get_address(list, i);
+		if (is_a(ia, gm.internet_address_group_get_type())) {
 			if (depth < 4)
 				add_address_list(b, items, count, cap,
-						 internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), depth + 1);
+						 gm.internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), depth + 1);
 			continue;
 		}
-		if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+		if (!is_a(ia, gm.internet_address_mailbox_get_type()))
 			continue;
 		if (!build_reserve(b, (void **)items, cap, *count, sizeof(mr_mail_address)))
 			return;
-		const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+		const char *addr = gm.internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
 		const char *at = addr ? strrchr(addr, '@') : NULL;
 		char *domain = NULL, *full = NULL;
-		if (at && g_hostname_is_ascii_encoded(at + 1)) {
+		if (at && gm.g_hostname_is_ascii_encoded(at + 1)) {
 			/* an IDN domain in its ASCII (punycode) form: shown and searched as Unicode */
-			domain = g_hostname_to_unicode(at + 1);
+			domain = gm.g_hostname_to_unicode(at + 1);
 			if (domain)
-				full = g_strdup_printf("%.*s@%s", (int)(at - addr), addr, domain);
+				full = gm.g_strdup_printf("%.*s@%s", (int)(at - addr), addr, domain);
 		}
-		(*items)[*count].name = build_str(b, internet_address_get_name(ia));
+		(*items)[*count].name = build_str(b, gm.internet_address_get_name(ia));
 		(*items)[*count].addr = build_str(b, full ? full : addr);
-		g_free(domain);
-		g_free(full);
+		gm.g_free(domain);
+		gm.g_free(full);
 		(*count)++;
 	}
 }
@@ -535,14 +644,14 @@ static void build_ids(mail_build *b, mr_mail_id_list *out, const char *value)
 	out->count = 0;
 	if (!value)
 		return;
-	GMimeReferences *refs = g_mime_references_parse(b->options, value);
+	GMimeReferences *refs = gm.g_mime_references_parse(b->options, value);
 	if (!refs)
 		return;
-	int n = g_mime_references_length(refs);
+	int n = gm.g_mime_references_length(refs);
 	const char **items = NULL;
 	size_t count = 0, cap = 0;
 	for (int i = 0; i < n && count < MAIL_MAX_IDS && !b->rc; i++) {
-		const char *id = g_mime_references_get_message_id(refs, i);
+		const char *id = gm.g_mime_references_get_message_id(refs, i);
 		if (!id || !*id)
 			continue;
 		if (!build_reserve(b, (void **)&items, &cap, count, sizeof(char *)))
@@ -551,7 +660,7 @@ static void build_ids(mail_build *b, mr_mail_id_list *out, const char *value)
 	}
 	if (n > MAIL_MAX_IDS)
 		build_warn(b, "%d message ids in one header, only the first %d kept", n, MAIL_MAX_IDS);
-	g_mime_references_free(refs);
+	gm.g_mime_references_free(refs);
 	out->items = items;
 	out->count = count;
 }
@@ -569,17 +678,17 @@ static GDateTime *date_obsolete_year(const char *date)
 		return NULL;
 	char buf[256];
 	for (size_t i = 0; i < len; i++) {
-		if (!g_ascii_isdigit(date[i]) || (i > 0 && g_ascii_isalnum(date[i - 1])))
+		if (!ascii_isdigit(date[i]) || (i > 0 && ascii_isalnum(date[i - 1])))
 			continue;
 		size_t j = i;
-		while (j < len && g_ascii_isdigit(date[j]))
+		while (j < len && ascii_isdigit(date[j]))
 			j++;
 		size_t n = j - i;
 		if ((n == 3 || n == 4) && (j == len || date[j] == ' ')) {
 			int year = atoi(date + i);
 			if (year >= 100 && year < 1000) {
 				snprintf(buf, sizeof(buf), "%.*s%d%s", (int)i, date, 1900 + year, date + j);
-				return g_mime_utils_header_decode_date(buf);
+				return gm.g_mime_utils_header_decode_date(buf);
 			}
 		}
 		i = j;
@@ -591,16 +700,16 @@ static void build_headers(mail_build *b, GMimeMessage *message)
 {
 	mr_message *m = b->msg;
 	GMimeObject *obj = GMIME_OBJECT(message);
-	build_addresses(b, &m->from, g_mime_message_get_from(message));
-	build_addresses(b, &m->sender, g_mime_message_get_sender(message));
-	build_addresses(b, &m->reply_to, g_mime_message_get_reply_to(message));
-	build_addresses(b, &m->to, g_mime_message_get_to(message));
-	build_addresses(b, &m->cc, g_mime_message_get_cc(message));
-	build_addresses(b, &m->bcc, g_mime_message_get_bcc(message));
-	if (!g_mime_object_get_header(obj, "From"))
+	build_addresses(b, &m->from, gm.g_mime_message_get_from(message));
+	build_addresses(b, &m->sender, gm.g_mime_message_get_sender(message));
+	build_addresses(b, &m->reply_to, gm.g_mime_message_get_reply_to(message));
+	build_addresses(b, &m->to, gm.g_mime_message_get_to(message));
+	build_addresses(b, &m->cc, gm.g_mime_message_get_cc(message));
+	build_addresses(b, &m->bcc, gm.g_mime_message_get_bcc(message));
+	if (!gm.g_mime_object_get_header(obj, "From"))
 		build_warn(b, "no From header");
 
-	const char *subject = g_mime_message_get_subject(message);
+	const char *subject = gm.g_mime_message_get_subject(message);
 	if (subject) {
 		m->subject = build_str(b, subject);
 		if (m->subject && !b->rc) {
@@ -615,8 +724,8 @@ static void build_headers(mail_build *b, GMimeMessage *message)
 	if (!m->subject_normalized)
 		m->subject_normalized = build_str(b, "");
 
-	const char *date = g_mime_object_get_header(obj, "Date");
-	GDateTime *dt = g_mime_message_get_date(message);
+	const char *date = gm.g_mime_object_get_header(obj, "Date");
+	GDateTime *dt = gm.g_mime_message_get_date(message);
 	GDateTime *fixed = NULL;
 	if (date && !dt && (fixed = date_obsolete_year(date)) != NULL) {
 		dt = fixed;
@@ -634,21 +743,21 @@ static void build_headers(mail_build *b, GMimeMessage *message)
 		build_warn(b, "invalid Date header \"%s\"", ex);
 	} else {
 		m->date_state = MR_MAIL_DATE_OK;
-		m->date = (int64_t)g_date_time_to_unix(dt);
-		m->date_offset = (int32_t)(g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE);
+		m->date = (int64_t)gm.g_date_time_to_unix(dt);
+		m->date_offset = (int32_t)(gm.g_date_time_get_utc_offset(dt) / G_TIME_SPAN_MINUTE);
 	}
 	if (fixed)
-		g_date_time_unref(fixed);
+		gm.g_date_time_unref(fixed);
 
-	const char *mid = g_mime_message_get_message_id(message);
+	const char *mid = gm.g_mime_message_get_message_id(message);
 	if (mid && *mid)
 		m->message_id = build_str(b, mid);
-	else if (g_mime_object_get_header(obj, "Message-ID"))
+	else if (gm.g_mime_object_get_header(obj, "Message-ID"))
 		build_warn(b, "invalid Message-ID header");
 	else
 		build_warn(b, "no Message-ID header");
-	build_ids(b, &m->in_reply_to, g_mime_object_get_header(obj, "In-Reply-To"));
-	build_ids(b, &m->references, g_mime_object_get_header(obj, "References"));
+	build_ids(b, &m->in_reply_to, gm.g_mime_object_get_header(obj, "In-Reply-To"));
+	build_ids(b, &m->references, gm.g_mime_object_get_header(obj, "References"));
 }
 
 /* ---------------------------------------------------------------- MIME structure */
@@ -656,16 +765,16 @@ static void build_headers(mail_build *b, GMimeMessage *message)
 /* "type/subtype" in lower case, in the arena. */
 static const char *build_mime_type(mail_build *b, GMimeObject *obj)
 {
-	GMimeContentType *ct = g_mime_object_get_content_type(obj);
-	const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
-	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	GMimeContentType *ct = gm.g_mime_object_get_content_type(obj);
+	const char *type = ct ? gm.g_mime_content_type_get_media_type(ct) : NULL;
+	const char *sub = ct ? gm.g_mime_content_type_get_media_subtype(ct) : NULL;
 	mr_buf_clear(&b->scratch);
 	if (mr_buf_printf(&b->scratch, "%s/%s", type && *type ? type : "text", sub && *sub ? sub : "plain") != 0) {
 		b->rc = MR_ENOMEM;
 		return NULL;
 	}
 	for (size_t i = 0; i < b->scratch.len; i++)
-		b->scratch.ptr[i] = (uint8_t)g_ascii_tolower((gchar)b->scratch.ptr[i]);
+		b->scratch.ptr[i] = (uint8_t)ascii_tolower((gchar)b->scratch.ptr[i]);
 	return build_strn(b, mr_buf_cstr(&b->scratch), b->scratch.len);
 }
 
@@ -694,12 +803,12 @@ static bool type_is_signature(const char *t)
 /* Decoded content (transfer encoding undone) into a GByteArray owned by the returned stream, or size only. */
 static GMimeStream *part_decoded(GMimePart *part, bool keep, uint64_t *size)
 {
-	GMimeDataWrapper *w = g_mime_part_get_content(part);
-	GMimeStream *s = keep ? g_mime_stream_mem_new() : g_mime_stream_null_new();
+	GMimeDataWrapper *w = gm.g_mime_part_get_content(part);
+	GMimeStream *s = keep ? gm.g_mime_stream_mem_new() : gm.g_mime_stream_null_new();
 	if (w)
-		g_mime_data_wrapper_write_to_stream(w, s);
+		gm.g_mime_data_wrapper_write_to_stream(w, s);
 	if (keep) {
-		GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+		GByteArray *ba = gm.g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
 		*size = ba ? ba->len : 0;
 	} else {
 		*size = GMIME_STREAM_NULL(s)->written;
@@ -726,7 +835,7 @@ static void append_sink(mail_build *b, mr_buf *sink, const char *text, size_t le
 /* Text of a decoded part: charset conversion, then HTML reduction for text/html. */
 static const char *part_text(mail_build *b, GMimeObject *obj, const char *type, GByteArray *ba, size_t *len)
 {
-	const char *charset = g_mime_object_get_content_type_parameter(obj, "charset");
+	const char *charset = gm.g_mime_object_get_content_type_parameter(obj, "charset");
 	const char *text = build_text(b, ba ? (const char *)ba->data : "", ba ? ba->len : 0, charset, type, len);
 	if (!text || strcmp(type, "text/html") != 0)
 		return text;
@@ -745,22 +854,22 @@ static const char *part_text(mail_build *b, GMimeObject *obj, const char *type, 
 
 static void walk_message_part(mail_build *b, GMimeObject *obj, mr_buf *sink, int depth)
 {
-	GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+	GMimeMessage *inner = gm.g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 	const char *type = build_mime_type(b, obj);
 	if (!type)
 		return;
 	mr_buf text = MR_BUF_INIT;
 	uint64_t size = 0;
 	if (inner) {
-		GMimeStream *null = g_mime_stream_null_new();
-		g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, null);
+		GMimeStream *null = gm.g_mime_stream_null_new();
+		gm.g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, null);
 		size = GMIME_STREAM_NULL(null)->written;
-		g_object_unref(null);
+		gm.g_object_unref(null);
 		/* the forwarded message's subject and body as the attachment's text */
-		const char *subject = g_mime_message_get_subject(inner);
+		const char *subject = gm.g_mime_message_get_subject(inner);
 		if (subject && mr_buf_puts(&text, subject) != 0)
 			b->rc = MR_ENOMEM;
-		GMimeObject *body = g_mime_message_get_mime_part(inner);
+		GMimeObject *body = gm.g_mime_message_get_mime_part(inner);
 		if (body)
 			walk(b, body, WALK_BODY, &text, depth + 1);
 	}
@@ -771,12 +880,12 @@ static void walk_message_part(mail_build *b, GMimeObject *obj, mr_buf *sink, int
 	}
 	mr_message *m = b->msg;
 	if (build_reserve(b, (void **)&b->atts, &b->att_cap, m->attachment_count, sizeof(mr_mail_attachment))) {
-		const char *name = g_mime_object_get_content_disposition_parameter(obj, "filename");
+		const char *name = gm.g_mime_object_get_content_disposition_parameter(obj, "filename");
 		if (!name)
-			name = g_mime_object_get_content_type_parameter(obj, "name");
-		const char *disp = g_mime_object_get_disposition(obj);
-		char *disp_lc = disp ? g_ascii_strdown(disp, -1) : NULL;
-		const char *cid = g_mime_object_get_content_id(obj);
+			name = gm.g_mime_object_get_content_type_parameter(obj, "name");
+		const char *disp = gm.g_mime_object_get_disposition(obj);
+		char *disp_lc = disp ? gm.g_ascii_strdown(disp, -1) : NULL;
+		const char *cid = gm.g_mime_object_get_content_id(obj);
 		mr_mail_attachment *a = &b->atts[m->attachment_count];
 		*a = (mr_mail_attachment){
 			.name = build_str(b, name),
@@ -786,7 +895,7 @@ static void walk_message_part(mail_build *b, GMimeObject *obj, mr_buf *sink, int
 			.size = size,
 			.text = build_strn(b, mr_buf_cstr(&text), text.len),
 		};
-		g_free(disp_lc);
+		gm.g_free(disp_lc);
 		a->text_len = a->text ? strlen(a->text) : 0;
 		if (!b->rc) {
 			m->attachment_count++;
@@ -803,9 +912,9 @@ static void walk_leaf(mail_build *b, GMimePart *part, walk_mode mode, mr_buf *si
 	const char *type = build_mime_type(b, obj);
 	if (!type)
 		return;
-	const char *disp = g_mime_object_get_disposition(obj);
-	const char *filename = g_mime_part_get_filename(part);
-	bool attachment_disp = disp && g_ascii_strcasecmp(disp, "attachment") == 0;
+	const char *disp = gm.g_mime_object_get_disposition(obj);
+	const char *filename = gm.g_mime_part_get_filename(part);
+	bool attachment_disp = disp && gm.g_ascii_strcasecmp(disp, "attachment") == 0;
 	bool body_type = (strcmp(type, "text/plain") == 0 || strcmp(type, "text/html") == 0 ||
 			  strcmp(type, "text/enriched") == 0) &&
 			 !attachment_disp && !(filename && *filename);
@@ -815,10 +924,10 @@ static void walk_leaf(mail_build *b, GMimePart *part, walk_mode mode, mr_buf *si
 	bool text_like = type_is_text_like(type);
 	uint64_t size = 0;
 	GMimeStream *s = part_decoded(part, body || text_like, &size);
-	GByteArray *ba = (body || text_like) ? g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s)) : NULL;
+	GByteArray *ba = (body || text_like) ? gm.g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s)) : NULL;
 	size_t len = 0;
 	const char *text = (body || text_like) ? part_text(b, obj, type, ba, &len) : NULL;
-	g_object_unref(s);
+	gm.g_object_unref(s);
 	if (b->rc)
 		return;
 	if (sink) {
@@ -830,7 +939,7 @@ static void walk_leaf(mail_build *b, GMimePart *part, walk_mode mode, mr_buf *si
 	if (body) {
 		if (!build_reserve(b, (void **)&b->texts, &b->text_cap, m->text_count, sizeof(mr_mail_text)))
 			return;
-		const char *charset = g_mime_object_get_content_type_parameter(obj, "charset");
+		const char *charset = gm.g_mime_object_get_content_type_parameter(obj, "charset");
 		b->texts[m->text_count] = (mr_mail_text){
 			.content_type = type,
 			.charset = build_str(b, charset),
@@ -846,19 +955,19 @@ static void walk_leaf(mail_build *b, GMimePart *part, walk_mode mode, mr_buf *si
 	}
 	if (!build_reserve(b, (void **)&b->atts, &b->att_cap, m->attachment_count, sizeof(mr_mail_attachment)))
 		return;
-	char *disp_lc = disp ? g_ascii_strdown(disp, -1) : NULL;
+	char *disp_lc = disp ? gm.g_ascii_strdown(disp, -1) : NULL;
 	bool sig = type_is_signature(type);
 	b->atts[m->attachment_count] = (mr_mail_attachment){
 		.name = build_str(b, filename),
 		.content_type = type,
 		.disposition = build_str(b, disp_lc),
-		.content_id = build_str(b, g_mime_object_get_content_id(obj)),
+		.content_id = build_str(b, gm.g_mime_object_get_content_id(obj)),
 		.size = size,
 		.text = text,
 		.text_len = text ? len : 0,
 		.is_signature = sig,
 	};
-	g_free(disp_lc);
+	gm.g_free(disp_lc);
 	if (!b->rc) {
 		m->attachment_count++;
 		m->attachments = b->atts;
@@ -875,19 +984,19 @@ static void walk(mail_build *b, GMimeObject *obj, walk_mode mode, mr_buf *sink, 
 		build_warn(b, "MIME nesting deeper than %d levels: inner parts ignored", MAIL_MAX_DEPTH);
 		return;
 	}
-	if (GMIME_IS_MULTIPART(obj)) {
+	if (is_a(obj, gm.g_mime_multipart_get_type())) {
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
-		int n = g_mime_multipart_get_count(mp);
-		GMimeContentType *ct = g_mime_object_get_content_type(obj);
-		const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+		int n = gm.g_mime_multipart_get_count(mp);
+		GMimeContentType *ct = gm.g_mime_object_get_content_type(obj);
+		const char *sub = ct ? gm.g_mime_content_type_get_media_subtype(ct) : NULL;
 		int chosen = -1;
-		if (sub && g_ascii_strcasecmp(sub, "alternative") == 0 && n > 0) {
+		if (sub && gm.g_ascii_strcasecmp(sub, "alternative") == 0 && n > 0) {
 			/* one alternative is the body: plain text if offered, else the last (richest) */
 			chosen = n - 1;
 			for (int i = 0; i < n; i++) {
-				GMimeObject *c = g_mime_multipart_get_part(mp, i);
-				GMimeContentType *cct = g_mime_object_get_content_type(c);
-				if (GMIME_IS_PART(c) && cct && g_mime_content_type_is_type(cct, "text", "plain")) {
+				GMimeObject *c = gm.g_mime_multipart_get_part(mp, i);
+				GMimeContentType *cct = gm.g_mime_object_get_content_type(c);
+				if (is_a(c, gm.g_mime_part_get_type()) && cct && gm.g_mime_content_type_is_type(cct, "text", "plain")) {
 					chosen = i;
 					break;
 				}
@@ -897,15 +1006,15 @@ static void walk(mail_build *b, GMimeObject *obj, walk_mode mode, mr_buf *sink, 
 			walk_mode cm = mode;
 			if (chosen >= 0 && i != chosen)
 				cm = mode == WALK_NO_BODY ? WALK_NO_BODY : WALK_ALT_SKIP;
-			walk(b, g_mime_multipart_get_part(mp, i), cm, sink, depth + 1);
+			walk(b, gm.g_mime_multipart_get_part(mp, i), cm, sink, depth + 1);
 		}
 		return;
 	}
-	if (GMIME_IS_MESSAGE_PART(obj)) {
+	if (is_a(obj, gm.g_mime_message_part_get_type())) {
 		walk_message_part(b, obj, sink, depth);
 		return;
 	}
-	if (GMIME_IS_PART(obj))
+	if (is_a(obj, gm.g_mime_part_get_type()))
 		walk_leaf(b, GMIME_PART(obj), mode, sink);
 }
 
@@ -913,18 +1022,28 @@ static void walk(mail_build *b, GMimeObject *obj, walk_mode mode, mr_buf *sink, 
 
 static pthread_once_t mail_once = PTHREAD_ONCE_INIT;
 static bool mail_initialized;
+static int mail_load_rc; /* mr_dynlib_load's result, its message in mail_load_err */
+static char mail_load_err[256];
+static bool mail_shutdown_first; /* mr_mail_shutdown before any parse: do not load GMime for it */
 
 static void mail_init(void)
 {
-	g_mime_init();
+	if (mail_shutdown_first)
+		return;
+	if ((mail_load_rc = mr_dynlib_load(&gm_lib)) < 0) {
+		snprintf(mail_load_err, sizeof(mail_load_err), "%s", mr_error_last()->message);
+		return;
+	}
+	gm.g_mime_init();
 	mail_initialized = true;
 }
 
 void mr_mail_shutdown(void)
 {
+	mail_shutdown_first = true; /* read by mail_init only if this call runs it */
 	pthread_once(&mail_once, mail_init);
 	if (mail_initialized) {
-		g_mime_shutdown();
+		gm.g_mime_shutdown();
 		mail_initialized = false;
 	}
 }
@@ -932,13 +1051,13 @@ void mr_mail_shutdown(void)
 static GMimeParserOptions *new_options(mail_build *b)
 {
 	static const char *fallback[] = {"UTF-8", "windows-1252", NULL};
-	GMimeParserOptions *o = g_mime_parser_options_new();
-	g_mime_parser_options_set_address_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_parameter_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_rfc2047_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_allow_addresses_without_domain(o, TRUE);
-	g_mime_parser_options_set_fallback_charsets(o, fallback);
-	g_mime_parser_options_set_warning_callback(o, parser_warning, b);
+	GMimeParserOptions *o = gm.g_mime_parser_options_new();
+	gm.g_mime_parser_options_set_address_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+	gm.g_mime_parser_options_set_parameter_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+	gm.g_mime_parser_options_set_rfc2047_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
+	gm.g_mime_parser_options_set_allow_addresses_without_domain(o, TRUE);
+	gm.g_mime_parser_options_set_fallback_charsets(o, fallback);
+	gm.g_mime_parser_options_set_warning_callback(o, parser_warning, b);
 	return o;
 }
 
@@ -946,6 +1065,8 @@ int mr_message_parse(mr_message **out, const void *data, size_t len)
 {
 	*out = NULL;
 	pthread_once(&mail_once, mail_init);
+	if (mail_load_rc < 0)
+		return mr_error_set(mail_load_rc, "parse message: %s", mail_load_err);
 	if (!mail_initialized)
 		return mr_error_set(MR_ERROR, "parse message: GMime was shut down (mr_mail_shutdown) in this process");
 	mail_build b = {0};
@@ -968,13 +1089,13 @@ int mr_message_parse(mr_message **out, const void *data, size_t len)
 		build_warn(&b, "message contains NUL bytes");
 
 	b.options = new_options(&b);
-	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, plen);
-	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	g_mime_parser_set_respect_content_length(parser, FALSE);
-	GMimeMessage *message = len ? g_mime_parser_construct_message(parser, b.options) : NULL;
+	GMimeStream *stream = gm.g_mime_stream_mem_new_with_buffer(data, plen);
+	GMimeParser *parser = gm.g_mime_parser_new_with_stream(stream);
+	gm.g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	gm.g_mime_parser_set_respect_content_length(parser, FALSE);
+	GMimeMessage *message = len ? gm.g_mime_parser_construct_message(parser, b.options) : NULL;
 	if (message) {
-		gint64 hend = g_mime_parser_get_headers_end(parser);
+		gint64 hend = gm.g_mime_parser_get_headers_end(parser);
 		size_t h = hend > 0 && (uint64_t)hend <= plen ? (size_t)hend : 0;
 		const char *d = data;
 		if (h < plen && d[h] == '\n')
@@ -983,27 +1104,27 @@ int mr_message_parse(mr_message **out, const void *data, size_t len)
 			h += 2;
 		m->header_size = h;
 		build_headers(&b, message);
-		GMimeObject *body = g_mime_message_get_mime_part(message);
+		GMimeObject *body = gm.g_mime_message_get_mime_part(message);
 		if (body)
 			walk(&b, body, WALK_BODY, NULL, 0);
 		else
 			build_warn(&b, "no body");
-		g_object_unref(message);
+		gm.g_object_unref(message);
 	} else {
 		if (len)
 			build_warn(&b, "no message could be parsed");
 		m->date_state = MR_MAIL_DATE_MISSING;
 		m->subject_normalized = build_str(&b, "");
 	}
-	g_object_unref(parser);
-	g_object_unref(stream);
+	gm.g_object_unref(parser);
+	gm.g_object_unref(stream);
 	if (b.warnings_dropped && !b.rc) {
 		size_t dropped = b.warnings_dropped;
 		m->warning_count--; /* make room for the summary line */
 		b.warnings_dropped = 0;
 		build_warn(&b, "... and %zu more warnings", dropped + 1);
 	}
-	g_mime_parser_options_free(b.options);
+	gm.g_mime_parser_options_free(b.options);
 	mr_buf_dispose(&b.scratch);
 	if (b.rc) {
 		arena_free(&b.arena);
@@ -1070,7 +1191,7 @@ static size_t subject_marker(const char *s)
 	for (size_t k = 0; k < MR_ARRAY_LEN(subject_prefixes); k++) {
 		const char *p = subject_prefixes[k];
 		size_t n = strlen(p);
-		if (g_ascii_strncasecmp(s, p, n) != 0)
+		if (gm.g_ascii_strncasecmp(s, p, n) != 0)
 			continue;
 		size_t i = n;
 		while (s[i] == ' ')
@@ -1078,7 +1199,7 @@ static size_t subject_marker(const char *s)
 		if (s[i] == '[' || s[i] == '(') {
 			char close = s[i] == '[' ? ']' : ')';
 			size_t j = i + 1;
-			while (g_ascii_isdigit(s[j]))
+			while (ascii_isdigit(s[j]))
 				j++;
 			if (j == i + 1 || s[j] != close)
 				continue;
@@ -1130,7 +1251,7 @@ int mr_message_normalize_subject(mr_buf *out, const char *subject)
 		while (start < end && s[start] == ' ')
 			start++;
 		/* trailing "(fwd)" */
-		if (end - start >= 5 && g_ascii_strncasecmp(s + end - 5, "(fwd)", 5) == 0) {
+		if (end - start >= 5 && gm.g_ascii_strncasecmp(s + end - 5, "(fwd)", 5) == 0) {
 			end -= 5;
 			while (end > start && s[end - 1] == ' ')
 				end--;
@@ -1205,9 +1326,9 @@ int mr_message_thread_key(mr_buf *out, const mr_message *msg)
 	if (root)
 		return mr_buf_printf(out, "id:%s", root);
 	if (msg->subject_normalized && *msg->subject_normalized) {
-		char *folded = g_utf8_casefold(msg->subject_normalized, -1);
+		char *folded = gm.g_utf8_casefold(msg->subject_normalized, -1);
 		int rc = mr_buf_printf(out, "subject:%s", folded);
-		g_free(folded);
+		gm.g_free(folded);
 		return rc;
 	}
 	return mr_buf_puts(out, "none:");

@@ -7,4 +7,7 @@ list(APPEND MR_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/model.c
   ${CMAKE_CURRENT_LIST_DIR}/import.c
   ${CMAKE_CURRENT_LIST_DIR}/export.c)
-list(APPEND MR_LIBS PkgConfig::MR_GMIME)
+# GMime is loaded on the first parse (src/core/dynlib.h), not linked: headers only.
+set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/message.c APPEND PROPERTY INCLUDE_DIRECTORIES ${MR_GMIME_INCLUDES})
+set_property(SOURCE ${CMAKE_CURRENT_LIST_DIR}/message.c APPEND PROPERTY
+  COMPILE_DEFINITIONS MR_SONAME_GMIME="${MR_SONAME_GMIME}")
