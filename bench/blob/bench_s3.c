@@ -3,12 +3,13 @@
  * libcurl on the same server in the same run (issue 4: s3 >= 0.9 of plain
  * libcurl).
  *
- *   bench_s3 [--server MINIO|MOTO] [--runs R] [--sizes 4096,65536,...]
+ *   bench_s3 [--server MINIO|MOTO] [--stream] [--runs R] [--sizes 4096,65536,...]
  *
  * The server comes from MR_TEST_<SERVER>_{ENDPOINT,ACCESS_KEY,SECRET_KEY,
  * BUCKET} (scripts/servers/minio, moto).  For each size, each run puts N
  * distinct objects and reads them back whole, once through the backend's
- * put (pull callback, as the front calls it) and get_range, once as plain
+ * put_mem (as the front stores a blob it holds in memory; --stream: put
+ * with a pull callback, as it streams a file) and get_range, once as plain
  * libcurl requests (one reused easy handle, SigV4 signed by libcurl,
  * PUT from memory / GET into memory); the order of the two alternates
  * between runs.  The baseline uses the same transport settings as the
@@ -125,6 +126,8 @@ typedef struct result {
 	double put_mbs, get_mbs;
 } result;
 
+static bool stream; /* --stream: put through the pull callback (a file's path) instead of put_mem */
+
 static int run_backend(mr_blob_inst *b, uint8_t *data, size_t size, int n, uint8_t *back, result *out)
 {
 	mr_blob_id *ids = calloc((size_t)n, sizeof *ids);
@@ -138,7 +141,7 @@ static int run_backend(mr_blob_inst *b, uint8_t *data, size_t size, int n, uint8
 	for (int i = 0; i < n && rc == 0; i++) {
 		memcpy(data, &i, sizeof i);
 		src s = {data, size, 0};
-		rc = b->backend->put(b, &ids[i], src_read, &s);
+		rc = stream ? b->backend->put(b, &ids[i], src_read, &s) : b->backend->put_mem(b, &ids[i], data, size);
 	}
 	double t1 = now_s();
 	for (int i = 0; i < n && rc == 0; i++) {
@@ -231,6 +234,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
 			server = argv[++i];
+		} else if (strcmp(argv[i], "--stream") == 0) {
+			stream = true;
 		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
 			runs = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
@@ -238,7 +243,7 @@ int main(int argc, char **argv)
 			for (char *t = strtok(argv[++i], ","); t && nsizes < 16; t = strtok(NULL, ","))
 				sizes[nsizes++] = strtoull(t, NULL, 10);
 		} else {
-			fprintf(stderr, "usage: bench_s3 [--server MINIO|MOTO] [--runs R] [--sizes 4096,65536,...]\n");
+			fprintf(stderr, "usage: bench_s3 [--server MINIO|MOTO] [--stream] [--runs R] [--sizes 4096,65536,...]\n");
 			return 2;
 		}
 	}

@@ -35,6 +35,9 @@ struct mr_blob_backend {
 	unsigned caps;
 	/* required: store the bytes read from fn under id atomically (no partial blob visible). */
 	int (*put)(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, void *payload);
+	/* optional: put from bytes in memory (the caller's: no bounce copy),
+	 * with put's guarantees; absent, the front streams them through put. */
+	int (*put_mem)(mr_blob_inst *b, const mr_blob_id *id, const void *data, size_t len);
 	/* required: read len bytes at off into buf; *got = bytes read (short at end). */
 	int (*get_range)(mr_blob_inst *b, const mr_blob_id *id, uint64_t off, void *buf, size_t len,
 			 size_t *got);
@@ -42,6 +45,10 @@ struct mr_blob_backend {
 	int (*stat)(mr_blob_inst *b, const mr_blob_id *id, uint64_t *size);
 	/* required: delete; absent is success (idempotent). */
 	int (*remove)(mr_blob_inst *b, const mr_blob_id *id);
+	/* optional: removes what interrupted puts left that no id names (the
+	 * fs backend's temp files) last modified more than older_than_s seconds
+	 * ago; *removed counts them. */
+	int (*sweep_partial)(mr_blob_inst *b, int64_t older_than_s, uint64_t *removed);
 	/* optional: every stored id (for GC). */
 	int (*list)(mr_blob_inst *b, mr_blob_list_fn fn, void *payload);
 	void (*close)(mr_blob_inst *b);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct fs_inst {
@@ -65,41 +66,65 @@ static int fs_io_err(int e, const char *what, const char *path)
 	return mr_error_set_errno(MR_EIO, e, "blob fs: %s \"%s\"", what, path);
 }
 
-static int fs_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, void *payload)
+static int write_all(int fd, const uint8_t *p, size_t n, const char *tmp)
 {
-	fs_inst *fs = (fs_inst *)b;
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, p + off, n - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return fs_io_err(errno, "write", tmp);
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/* The bytes come from mem (mem_len of them) or, when mem is NULL, from fn. */
+static int put_common(fs_inst *fs, const mr_blob_id *id, mr_blob_read_fn fn, void *payload, const uint8_t *mem,
+		      size_t mem_len)
+{
 	char final[4096], tmp[4200];
 	size_t dir_len;
 	int rc = 0, fd = -1, dfd = -1;
-	uint8_t *buf = mr_malloc(64 * 1024);
+	uint8_t *buf = NULL;
 	fs_path(fs, id, final, sizeof final, &dir_len);
 	char dir[4096];
 	memcpy(dir, final, dir_len);
 	dir[dir_len] = '\0';
-	if (fs->depth > 0 && (rc = fs_mkdirs(dir, strlen(fs->root))) != 0)
-		goto done;
 	snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
 	fd = mkstemp(tmp);
+	if (fd < 0 && errno == ENOENT && fs->depth > 0) {
+		/* the fan-out directory does not exist yet (made on first use,
+		 * not checked on every put: two mkdir calls cost 8 % of a put) */
+		if ((rc = fs_mkdirs(dir, strlen(fs->root))) != 0) {
+			tmp[0] = '\0';
+			goto done;
+		}
+		snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", dir);
+		fd = mkstemp(tmp);
+	}
 	if (fd < 0) {
 		rc = fs_io_err(errno, "create", tmp);
 		tmp[0] = '\0';
 		goto done;
 	}
-	for (;;) {
-		size_t got = 0;
-		if ((rc = fn(buf, 64 * 1024, &got, payload)) != 0)
+	if (mem) {
+		if ((rc = write_all(fd, mem, mem_len, tmp)) != 0)
 			goto done;
-		if (got == 0)
-			break;
-		for (size_t off = 0; off < got;) {
-			ssize_t w = write(fd, buf + off, got - off);
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				rc = fs_io_err(errno, "write", tmp);
+	} else {
+		if (!(buf = mr_malloc(64 * 1024))) {
+			rc = MR_ENOMEM;
+			goto done;
+		}
+		for (;;) {
+			size_t got = 0;
+			if ((rc = fn(buf, 64 * 1024, &got, payload)) != 0)
 				goto done;
-			}
-			off += (size_t)w;
+			if (got == 0)
+				break;
+			if ((rc = write_all(fd, buf, got, tmp)) != 0)
+				goto done;
 		}
 	}
 	if (fsync(fd) != 0) {
@@ -125,6 +150,16 @@ done:
 		unlink(tmp);
 	mr_free(buf);
 	return rc;
+}
+
+static int fs_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, void *payload)
+{
+	return put_common((fs_inst *)b, id, fn, payload, NULL, 0);
+}
+
+static int fs_put_mem(mr_blob_inst *b, const mr_blob_id *id, const void *data, size_t len)
+{
+	return put_common((fs_inst *)b, id, NULL, NULL, data ? data : "", len);
 }
 
 static int fs_get_range(mr_blob_inst *b, const mr_blob_id *id, uint64_t off, void *buf, size_t len,
@@ -201,6 +236,42 @@ static int fs_list_dir(const char *dir, int level, mr_blob_list_fn fn, void *pay
 	return rc < 0 ? rc : 0;
 }
 
+/* Temp files (".tmp-*") of puts killed before their rename, in the leaf
+ * directories, older than cutoff (unix seconds). */
+static int fs_sweep_dir(const char *dir, int level, time_t cutoff, uint64_t *removed)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : fs_io_err(errno, "opendir", dir);
+	int rc = 0;
+	struct dirent *e;
+	char sub[4096];
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		bool tmp = strncmp(e->d_name, ".tmp-", 5) == 0;
+		if ((e->d_name[0] == '.' && !tmp) || (level > 0 && tmp))
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (level > 0) {
+			rc = fs_sweep_dir(sub, level - 1, cutoff, removed);
+		} else if (tmp && lstat(sub, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < cutoff) {
+			if (unlink(sub) == 0)
+				(*removed)++;
+			else if (errno != ENOENT)
+				rc = fs_io_err(errno, "unlink", sub);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int fs_sweep_partial(mr_blob_inst *b, int64_t older_than_s, uint64_t *removed)
+{
+	fs_inst *fs = (fs_inst *)b;
+	*removed = 0;
+	return fs_sweep_dir(fs->root, fs->depth, time(NULL) - (time_t)older_than_s, removed);
+}
+
 static int fs_list(mr_blob_inst *b, mr_blob_list_fn fn, void *payload)
 {
 	fs_inst *fs = (fs_inst *)b;
@@ -219,10 +290,12 @@ static const mr_blob_backend fs_backend = {
 	.name = "fs",
 	.caps = 0,
 	.put = fs_put,
+	.put_mem = fs_put_mem,
 	.get_range = fs_get_range,
 	.stat = fs_stat,
 	.remove = fs_remove,
 	.list = fs_list,
+	.sweep_partial = fs_sweep_partial,
 	.close = fs_close,
 };
 

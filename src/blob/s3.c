@@ -611,6 +611,32 @@ static void s3_mp_abort(s3_inst *s, const char *key, s3_upload *u)
 	mr_buf_dispose(&r.err);
 }
 
+/* Completes the upload when rc is 0, else aborts it (keeping rc's error),
+ * and frees u. */
+static int s3_mp_finish(s3_inst *s, const char *key, s3_upload *u, int rc, bool created)
+{
+	if (rc == 0)
+		rc = s3_mp_complete(s, key, u);
+	if (rc != 0 && created) {
+		/* keep the first error, not the abort's */
+		int code = mr_error_last()->code;
+		char *msg = mr_strdup(mr_error_last()->message);
+		s3_mp_abort(s, key, u);
+		if (msg) {
+			mr_error_set(code, "%s", msg);
+			mr_free(msg);
+		}
+	}
+	if (rc == 0) {
+		atomic_store(&s->bucket_ok, 1);
+		atomic_fetch_add(&s->multipart_puts, 1);
+	}
+	mr_free(u->upload_id);
+	u->upload_id = NULL;
+	mr_buf_dispose(&u->parts);
+	return rc;
+}
+
 /* The put buffer: grows by doubling up to what the blob needs, so a small
  * blob never costs a threshold-sized allocation. */
 typedef struct s3_putbuf {
@@ -681,26 +707,26 @@ static int s3_put(mr_blob_inst *b, const mr_blob_id *id, mr_blob_read_fn fn, voi
 		}
 		rc = s3_fill(fn, payload, &buf, (size_t)s->part_size, &eof);
 	}
-	if (rc == 0)
-		rc = s3_mp_complete(s, key, &u);
-	if (rc != 0 && created) {
-		/* keep the first error, not the abort's */
-		int code = mr_error_last()->code;
-		char *msg = mr_strdup(mr_error_last()->message);
-		s3_mp_abort(s, key, &u);
-		if (msg) {
-			mr_error_set(code, "%s", msg);
-			mr_free(msg);
-		}
-	}
-	if (rc == 0) {
-		atomic_store(&s->bucket_ok, 1);
-		atomic_fetch_add(&s->multipart_puts, 1);
-	}
-	mr_free(u.upload_id);
-	mr_buf_dispose(&u.parts);
+	rc = s3_mp_finish(s, key, &u, rc, created);
 	mr_free(buf.ptr);
 	return rc;
+}
+
+/* Bytes already in memory: a single PUT or the parts straight from them. */
+static int s3_put_mem(mr_blob_inst *b, const mr_blob_id *id, const void *data, size_t len)
+{
+	s3_inst *s = (s3_inst *)b;
+	char key[1200];
+	s3_key(s, id, key, sizeof key);
+	const uint8_t *p = data ? data : (const uint8_t *)"";
+	if (len <= (size_t)s->mp_threshold)
+		return s3_put_single(s, key, p, len);
+	s3_upload u = {NULL, MR_BUF_INIT, 0};
+	int rc = s3_mp_create(s, key, &u);
+	bool created = rc == 0;
+	for (size_t off = 0; rc == 0 && off < len; off += (size_t)s->part_size)
+		rc = s3_mp_part(s, key, &u, p + off, len - off < (size_t)s->part_size ? len - off : (size_t)s->part_size);
+	return s3_mp_finish(s, key, &u, rc, created);
 }
 
 static int s3_stat(mr_blob_inst *b, const mr_blob_id *id, uint64_t *size)
@@ -880,6 +906,7 @@ static const mr_blob_backend s3_backend = {
 	.name = "s3",
 	.caps = 0,
 	.put = s3_put,
+	.put_mem = s3_put_mem,
 	.get_range = s3_get_range,
 	.stat = s3_stat,
 	.remove = s3_remove,
