@@ -99,15 +99,16 @@ static size_t capped_len(const char *s, size_t max)
 
 /*
  * A scan of the keys under a prefix: scan_open (or scan_init, adjust s->r,
- * scan_start), scan_next until it returns <= 0 or the caller breaks, then
- * scan_close.  s->k is each key with the prefix cut off; s->key the whole key.
+ * mr_data_scan), scan_next until it returns <= 0 (1: s->k is the key past
+ * the prefix, s->v the value) or the caller breaks, then scan_close (it
+ * returns rc if an error, else 0).
  */
 typedef struct prefix_scan {
 	mr_key prefix;
 	uint8_t end[MR_DATA_MAX_KEY];
 	mr_range r;
 	mr_iter *it;
-	mr_slice key, k, v;
+	mr_slice k, v;
 } prefix_scan;
 
 static void scan_init(prefix_scan *s, const mr_key *prefix)
@@ -117,29 +118,24 @@ static void scan_init(prefix_scan *s, const mr_key *prefix)
 	s->it = NULL;
 }
 
-static int scan_start(prefix_scan *s, mr_data *d) { return mr_data_scan(d, &s->r, &s->it); }
-
 static int scan_open(prefix_scan *s, mr_data *d, const mr_key *prefix, unsigned flags)
 {
 	scan_init(s, prefix);
 	s->r.flags = flags;
-	return scan_start(s, d);
+	return mr_data_scan(d, &s->r, &s->it);
 }
 
-/* 1 with s->key, s->k, s->v set; 0 at the end; < 0 on error. */
 static int scan_next(prefix_scan *s)
 {
-	int rc = mr_iter_next(s->it, &s->key, &s->v);
+	int rc = mr_iter_next(s->it, &s->k, &s->v);
 	if (rc == 1)
-		s->k = (mr_slice){s->key.ptr + s->prefix.len, s->key.len - s->prefix.len};
+		s->k = (mr_slice){s->k.ptr + s->prefix.len, s->k.len - s->prefix.len};
 	return rc;
 }
 
-/* Frees the iterator; returns rc when it is an error, else 0. */
 static int scan_close(prefix_scan *s, int rc)
 {
 	mr_iter_free(s->it);
-	s->it = NULL;
 	return rc < 0 ? rc : 0;
 }
 
@@ -374,10 +370,8 @@ int mr_model_accounts(mr_data *d, mr_model_account_fn fn, void *payload)
 	mr_buf name = {0};
 	while ((rc = scan_next(&s)) == 1) {
 		mr_key_reader kr;
-		mr_key_reader_init(&kr, s.key);
-		uint8_t sub, tag;
-		if (mr_key_read_u8(&kr, &sub) || mr_key_read_u8(&kr, &tag) || mr_key_read_bytes(&kr, &name) ||
-		    s.v.len < 4) {
+		mr_key_reader_init(&kr, s.k);
+		if (mr_key_read_bytes(&kr, &name) || s.v.len < 4) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad account key");
 			break;
 		}
@@ -465,7 +459,7 @@ int mr_model_changes(mr_data *d, uint32_t account, mr_change_type type, const ch
 	sc.r.begin = mr_key_slice(&b);
 	if (limit)
 		sc.r.limit = limit + 1;
-	int rc = scan_start(&sc, d);
+	int rc = mr_data_scan(d, &sc.r, &sc.it);
 	if (rc)
 		return rc;
 	size_t n = 0;
