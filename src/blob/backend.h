@@ -16,6 +16,28 @@
 
 #define MR_BLOB_BACKEND_VERSION 1
 
+/* n-byte big-endian integers, as the records and markers kept in a data store are packed. */
+static inline void mr_blob__put_be(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static inline uint64_t mr_blob__get_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Appends a blob id to a key as four u64 fields: the layout of every blob key. */
+static inline void mr_blob__key_id(mr_key *k, const mr_blob_id *id)
+{
+	for (int i = 0; i < 4; i++)
+		mr_key_u64(k, mr_blob__get_be(id->bytes + 8 * i, 8));
+}
+
 typedef struct mr_blob_backend mr_blob_backend;
 
 /* Base handle; an instance embeds it first. */

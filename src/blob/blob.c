@@ -72,66 +72,51 @@ typedef struct rec {
 
 static int64_t now_ms(const mr_blob *bs) { return bs->clock ? bs->clock(bs->clock_payload) : mr_now_unix_ms(); }
 
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
-static uint64_t get_be(const uint8_t *p, int n)
+/* subspace, then a tag byte unless tag < 0, then the blob id */
+static mr_slice id_key(mr_key *k, uint8_t subspace, int tag, const mr_blob_id *id)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void key_id(mr_key *k, const mr_blob_id *id)
-{
-	for (int i = 0; i < 4; i++)
-		mr_key_u64(k, get_be(id->bytes + 8 * i, 8));
-}
-
-static mr_slice rec_key(mr_key *k, const mr_blob_id *id)
-{
-	mr_key_init(k, MR_SUBSPACE_BLOB);
-	mr_key_u8(k, 0x00);
-	key_id(k, id);
+	mr_key_init(k, subspace);
+	if (tag >= 0)
+		mr_key_u8(k, (uint8_t)tag);
+	mr_blob__key_id(k, id);
 	return mr_key_slice(k);
+}
+
+static mr_slice rec_key(mr_key *k, const mr_blob_id *id) { return id_key(k, MR_SUBSPACE_BLOB, 0x00, id); }
+static mr_slice inline_key(mr_key *k, const mr_blob_id *id) { return id_key(k, MR_SUBSPACE_BLOB_DATA, 0x00, id); }
+static mr_slice link_prefix(mr_key *k, const mr_blob_id *id) { return id_key(k, MR_SUBSPACE_BLOB_LINK, -1, id); }
+static mr_slice res_blob_prefix(mr_key *k, const mr_blob_id *id)
+{
+	return id_key(k, MR_SUBSPACE_BLOB_RESERVE, BR_BY_BLOB, id);
 }
 
 static mr_slice link_key(mr_key *k, const mr_blob_id *id, const mr_blob_owner *o)
 {
-	mr_key_init(k, MR_SUBSPACE_BLOB_LINK);
-	key_id(k, id);
+	link_prefix(k, id);
 	mr_key_u32(k, o->account);
 	mr_key_u8(k, o->collection);
 	mr_key_u64(k, o->document);
 	return mr_key_slice(k);
 }
 
-static mr_slice used_key(mr_key *k, uint32_t account)
+/* account, Q_USED: its counter of bytes used; account, Q_REF, id: its link count and size of that blob */
+static mr_slice quota_key(mr_key *k, uint32_t account, uint8_t what, const mr_blob_id *id)
 {
 	mr_key_init(k, MR_SUBSPACE_QUOTA);
 	mr_key_u32(k, account);
-	mr_key_u8(k, Q_USED);
+	mr_key_u8(k, what);
+	if (id)
+		mr_blob__key_id(k, id);
 	return mr_key_slice(k);
 }
 
-static mr_slice ref_key(mr_key *k, uint32_t account, const mr_blob_id *id)
-{
-	mr_key_init(k, MR_SUBSPACE_QUOTA);
-	mr_key_u32(k, account);
-	mr_key_u8(k, Q_REF);
-	key_id(k, id);
-	return mr_key_slice(k);
-}
+static mr_slice used_key(mr_key *k, uint32_t account) { return quota_key(k, account, Q_USED, NULL); }
+static mr_slice ref_key(mr_key *k, uint32_t account, const mr_blob_id *id) { return quota_key(k, account, Q_REF, id); }
 
 static mr_slice res_blob_key(mr_key *k, const mr_blob_id *id, uint32_t account)
 {
-	mr_key_init(k, MR_SUBSPACE_BLOB_RESERVE);
-	mr_key_u8(k, BR_BY_BLOB);
-	key_id(k, id);
+	res_blob_prefix(k, id);
 	mr_key_u32(k, account);
 	return mr_key_slice(k);
 }
@@ -141,15 +126,7 @@ static mr_slice res_acct_key(mr_key *k, uint32_t account, const mr_blob_id *id)
 	mr_key_init(k, MR_SUBSPACE_BLOB_RESERVE);
 	mr_key_u8(k, BR_BY_ACCOUNT);
 	mr_key_u32(k, account);
-	key_id(k, id);
-	return mr_key_slice(k);
-}
-
-static mr_slice inline_key(mr_key *k, const mr_blob_id *id)
-{
-	mr_key_init(k, MR_SUBSPACE_BLOB_DATA);
-	mr_key_u8(k, 0x00);
-	key_id(k, id);
+	mr_blob__key_id(k, id);
 	return mr_key_slice(k);
 }
 
@@ -168,9 +145,9 @@ static void rec_encode(const rec *r, uint8_t out[REC_LEN])
 	out[1] = (uint8_t)r->state;
 	out[2] = (uint8_t)r->storage;
 	out[3] = (uint8_t)r->comp;
-	put_be(out + 4, r->size, 8);
-	put_be(out + 12, r->stored, 8);
-	put_be(out + 20, (uint64_t)r->created_ms, 8);
+	mr_blob__put_be(out + 4, r->size, 8);
+	mr_blob__put_be(out + 12, r->stored, 8);
+	mr_blob__put_be(out + 20, (uint64_t)r->created_ms, 8);
 	memcpy(out + 28, r->token, 8);
 	memset(out + 36, 0, 8); /* reserved */
 }
@@ -183,9 +160,9 @@ static bool rec_decode(mr_slice v, rec *r)
 	r->state = v.ptr[1];
 	r->storage = v.ptr[2];
 	r->comp = v.ptr[3];
-	r->size = get_be(v.ptr + 4, 8);
-	r->stored = get_be(v.ptr + 12, 8);
-	r->created_ms = (int64_t)get_be(v.ptr + 20, 8);
+	r->size = mr_blob__get_be(v.ptr + 4, 8);
+	r->stored = mr_blob__get_be(v.ptr + 12, 8);
+	r->created_ms = (int64_t)mr_blob__get_be(v.ptr + 20, 8);
 	memcpy(r->token, v.ptr + 28, 8);
 	return true;
 }
@@ -483,7 +460,7 @@ static void new_token(uint8_t token[8])
 {
 	if (mr_random_bytes(token, 8) != 0) {
 		uint64_t t = mr_now_monotonic_ms() ^ ((uint64_t)getpid() << 32);
-		put_be(token, t, 8);
+		mr_blob__put_be(token, t, 8);
 	}
 }
 
@@ -908,8 +885,8 @@ static int link_common(mr_blob *bs, mr_batch *b, const mr_blob_id *id, const mr_
 			rc = set_err(bs, MR_ECORRUPT, id, "bad per-account link count");
 			goto done;
 		}
-		count = get_be(rv.ptr, 8);
-		size = get_be(rv.ptr + 8, 8);
+		count = mr_blob__get_be(rv.ptr, 8);
+		size = mr_blob__get_be(rv.ptr + 8, 8);
 	}
 	bool link_fb = fb;
 	if (dir > 0) {
@@ -955,8 +932,8 @@ static int link_common(mr_blob *bs, mr_batch *b, const mr_blob_id *id, const mr_
 			rc = mr_batch_add(b, used_key(&uk, o->account), -(int64_t)size);
 	} else {
 		uint8_t cv[16];
-		put_be(cv, count, 8);
-		put_be(cv + 8, size, 8);
+		mr_blob__put_be(cv, count, 8);
+		mr_blob__put_be(cv + 8, size, 8);
 		rc = mr_batch_set(b, mr_key_slice(&qk), mr_slice_of(cv, 16));
 		if (rc == 0 && count == 1 && dir > 0)
 			rc = mr_batch_add(b, used_key(&uk, o->account), (int64_t)size);
@@ -1020,9 +997,9 @@ static int reserve_txn(mr_data *d, void *payload)
 	if (rc != 0)
 		goto done;
 	uint8_t av[16], bv[8];
-	put_be(av, (uint64_t)t->expires, 8);
-	put_be(av + 8, r.size, 8);
-	put_be(bv, (uint64_t)t->expires, 8);
+	mr_blob__put_be(av, (uint64_t)t->expires, 8);
+	mr_blob__put_be(av + 8, r.size, 8);
+	mr_blob__put_be(bv, (uint64_t)t->expires, 8);
 	mr_batch_assert_value(b, rec_key(&rk, t->id), mr_buf_slice(&raw));
 	if (had)
 		mr_batch_assert_value(b, mr_key_slice(&ak), mr_buf_slice(&old));
@@ -1076,22 +1053,7 @@ static int count_prefix(mr_blob *bs, mr_slice prefix, bool (*keep)(mr_slice v, v
 
 static bool unexpired(mr_slice v, void *p)
 {
-	return v.len >= 8 && (int64_t)get_be(v.ptr, 8) > *(const int64_t *)p;
-}
-
-static mr_slice link_prefix(mr_key *k, const mr_blob_id *id)
-{
-	mr_key_init(k, MR_SUBSPACE_BLOB_LINK);
-	key_id(k, id);
-	return mr_key_slice(k);
-}
-
-static mr_slice res_blob_prefix(mr_key *k, const mr_blob_id *id)
-{
-	mr_key_init(k, MR_SUBSPACE_BLOB_RESERVE);
-	mr_key_u8(k, BR_BY_BLOB);
-	key_id(k, id);
-	return mr_key_slice(k);
+	return v.len >= 8 && (int64_t)mr_blob__get_be(v.ptr, 8) > *(const int64_t *)p;
 }
 
 int mr_blob_stat(mr_blob *bs, const mr_blob_id *id, mr_blob_info *out)
@@ -1137,14 +1099,14 @@ int mr_blob_quota_used(mr_blob *bs, uint32_t account, uint64_t *bytes)
 	int n = 0;
 	mr_slice key, val;
 	while (rc == 0 && (n = mr_iter_next(it, &key, &val)) > 0) {
-		if (key.len != plen + MR_BLOB_ID_LEN || val.len != 16 || (int64_t)get_be(val.ptr, 8) <= now)
+		if (key.len != plen + MR_BLOB_ID_LEN || val.len != 16 || (int64_t)mr_blob__get_be(val.ptr, 8) <= now)
 			continue;
 		mr_blob_id id;
 		id_from_key(key.ptr + plen, &id);
 		mr_key qk;
 		int g = mr_data_get(bs->meta, ref_key(&qk, account, &id), &tmp);
 		if (g == MR_ENOTFOUND)
-			total += get_be(val.ptr + 8, 8);
+			total += mr_blob__get_be(val.ptr + 8, 8);
 		else if (g != 0)
 			rc = g;
 	}
@@ -1213,9 +1175,10 @@ static int purge_reservations(purge_ctx *c)
 		rc = mr_batch_new(&b, bs->meta);
 	mr_slice key, val;
 	while (rc == 0 && (n = mr_iter_next(it, &key, &val)) > 0) {
-		if (key.len != plen + 4 + MR_BLOB_ID_LEN || val.len != 16 || (int64_t)get_be(val.ptr, 8) > c->now)
+		if (key.len != plen + 4 + MR_BLOB_ID_LEN || val.len != 16 ||
+		    (int64_t)mr_blob__get_be(val.ptr, 8) > c->now)
 			continue;
-		uint32_t account = (uint32_t)get_be(key.ptr + plen, 4);
+		uint32_t account = (uint32_t)mr_blob__get_be(key.ptr + plen, 4);
 		mr_blob_id id;
 		id_from_key(key.ptr + plen + 4, &id);
 		mr_key bk;
@@ -1267,7 +1230,7 @@ static int clear_reservations(purge_ctx *c, mr_batch *b, const mr_blob_id *id)
 		mr_key ak;
 		rc = mr_batch_clear(b, key);
 		if (rc == 0)
-			rc = mr_batch_clear(b, res_acct_key(&ak, (uint32_t)get_be(key.ptr + plen, 4), id));
+			rc = mr_batch_clear(b, res_acct_key(&ak, (uint32_t)mr_blob__get_be(key.ptr + plen, 4), id));
 	}
 	if (rc == 0 && n < 0)
 		rc = n;

@@ -40,21 +40,12 @@ typedef struct ds_inst {
 
 static ds_inst *DS(mr_blob_inst *b) { return mr_container_of(b, ds_inst, base); }
 
-static void key_id(mr_key *k, const mr_blob_id *id)
-{
-	for (int i = 0; i < 4; i++) {
-		uint64_t v = 0;
-		for (int j = 0; j < 8; j++)
-			v = v << 8 | id->bytes[i * 8 + j];
-		mr_key_u64(k, v);
-	}
-}
 
 static void chunk_key(mr_key *k, const mr_blob_id *id, uint32_t idx)
 {
 	mr_key_init(k, MR_SUBSPACE_BLOB_DATA);
 	mr_key_u8(k, TAG_CHUNK);
-	key_id(k, id);
+	mr_blob__key_id(k, id);
 	mr_key_u32(k, idx);
 }
 
@@ -62,21 +53,7 @@ static void marker_key(mr_key *k, const mr_blob_id *id)
 {
 	mr_key_init(k, MR_SUBSPACE_BLOB_DATA);
 	mr_key_u8(k, TAG_MARKER);
-	key_id(k, id);
-}
-
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
+	mr_blob__key_id(k, id);
 }
 
 typedef struct marker {
@@ -96,9 +73,9 @@ static int read_marker(ds_inst *s, const mr_blob_id *id, marker *m)
 			mr_blob_id_format(id, text);
 			rc = mr_error_set(MR_ECORRUPT, "blob %s: bad chunk marker (%zu bytes)", text, v.len);
 		} else {
-			m->size = get_be(v.ptr + 1, 8);
-			m->chunk = (uint32_t)get_be(v.ptr + 9, 4);
-			m->count = (uint32_t)get_be(v.ptr + 13, 4);
+			m->size = mr_blob__get_be(v.ptr + 1, 8);
+			m->chunk = (uint32_t)mr_blob__get_be(v.ptr + 9, 4);
+			m->count = (uint32_t)mr_blob__get_be(v.ptr + 13, 4);
 		}
 	}
 	mr_buf_dispose(&v);
@@ -112,7 +89,7 @@ static int clear_chunks(ds_inst *s, const mr_blob_id *id, uint32_t from)
 	chunk_key(&begin, id, from);
 	mr_key_init(&prefix, MR_SUBSPACE_BLOB_DATA);
 	mr_key_u8(&prefix, TAG_CHUNK);
-	key_id(&prefix, id);
+	mr_blob__key_id(&prefix, id);
 	uint8_t end_storage[MR_DATA_MAX_KEY];
 	mr_range r = mr_range_prefix(mr_key_slice(&prefix), end_storage, sizeof end_storage);
 	r.begin = mr_key_slice(&begin);
@@ -194,9 +171,9 @@ static int ds_put(mr_blob_inst *bi, const mr_blob_id *id, mr_blob_read_fn fn, vo
 	if (rc == 0) {
 		uint8_t m[MARKER_LEN];
 		m[0] = 1;
-		put_be(m + 1, size, 8);
-		put_be(m + 9, s->chunk, 4);
-		put_be(m + 13, idx, 4);
+		mr_blob__put_be(m + 1, size, 8);
+		mr_blob__put_be(m + 9, s->chunk, 4);
+		mr_blob__put_be(m + 13, idx, 4);
 		rc = mr_batch_set(b, mr_key_slice(&k), mr_slice_of(m, sizeof m));
 		if (rc == 0)
 			rc = mr_batch_commit(b);
@@ -290,7 +267,7 @@ static int ds_list(mr_blob_inst *bi, mr_blob_list_fn fn, void *payload)
 			continue;
 		mr_blob_id id;
 		memcpy(id.bytes, key.ptr + prefix.len, MR_BLOB_ID_LEN);
-		if (fn(&id, get_be(val.ptr + 1, 8), payload) != 0)
+		if (fn(&id, mr_blob__get_be(val.ptr + 1, 8), payload) != 0)
 			break;
 	}
 	if (rc == 0 && n < 0)

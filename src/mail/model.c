@@ -97,6 +97,48 @@ static size_t capped_len(const char *s, size_t max)
 	return n;
 }
 
+/*
+ * A scan of the keys under a prefix: scan_open (or scan_init, adjust s->r,
+ * mr_data_scan), scan_next until it returns <= 0 (1: s->k is the key past
+ * the prefix, s->v the value) or the caller breaks, then scan_close (it
+ * returns rc if an error, else 0).
+ */
+typedef struct prefix_scan {
+	mr_key prefix;
+	uint8_t end[MR_DATA_MAX_KEY];
+	mr_range r;
+	mr_iter *it;
+	mr_slice k, v;
+} prefix_scan;
+
+static void scan_init(prefix_scan *s, const mr_key *prefix)
+{
+	s->prefix = *prefix;
+	s->r = mr_range_prefix(mr_key_slice(&s->prefix), s->end, sizeof(s->end));
+	s->it = NULL;
+}
+
+static int scan_open(prefix_scan *s, mr_data *d, const mr_key *prefix, unsigned flags)
+{
+	scan_init(s, prefix);
+	s->r.flags = flags;
+	return mr_data_scan(d, &s->r, &s->it);
+}
+
+static int scan_next(prefix_scan *s)
+{
+	int rc = mr_iter_next(s->it, &s->k, &s->v);
+	if (rc == 1)
+		s->k = (mr_slice){s->k.ptr + s->prefix.len, s->k.len - s->prefix.len};
+	return rc;
+}
+
+static int scan_close(prefix_scan *s, int rc)
+{
+	mr_iter_free(s->it);
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- a small hash map: bytes -> u32, with pending entries that a failed commit drops ---- */
 
 typedef struct hent {
@@ -321,20 +363,15 @@ int mr_model_accounts(mr_data *d, mr_model_account_fn fn, void *payload)
 	mr_key p;
 	mr_key_init(&p, MR_SUBSPACE_ACCOUNT);
 	mr_key_u8(&p, 0x01);
-	uint8_t end[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&p), end, sizeof(end));
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(d, &r, &it);
+	prefix_scan s;
+	int rc = scan_open(&s, d, &p, 0);
 	if (rc)
 		return rc;
-	mr_slice k, v;
 	mr_buf name = {0};
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
+	while ((rc = scan_next(&s)) == 1) {
 		mr_key_reader kr;
-		mr_key_reader_init(&kr, k);
-		uint8_t sub, tag;
-		if (mr_key_read_u8(&kr, &sub) || mr_key_read_u8(&kr, &tag) || mr_key_read_bytes(&kr, &name) ||
-		    v.len < 4) {
+		mr_key_reader_init(&kr, s.k);
+		if (mr_key_read_bytes(&kr, &name) || s.v.len < 4) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad account key");
 			break;
 		}
@@ -342,12 +379,11 @@ int mr_model_accounts(mr_data *d, mr_model_account_fn fn, void *payload)
 			rc = MR_ENOMEM;
 			break;
 		}
-		if ((rc = fn((const char *)name.ptr, rd32(v.ptr), payload)) != 0)
+		if ((rc = fn((const char *)name.ptr, rd32(s.v.ptr), payload)) != 0)
 			break;
 	}
 	mr_buf_dispose(&name);
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
+	return scan_close(&s, rc);
 }
 
 /* ---- change sequence ---- */
@@ -416,34 +452,31 @@ int mr_model_changes(mr_data *d, uint32_t account, mr_change_type type, const ch
 		return orc;
 	mr_key p = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x01);
 	mr_key_u8(&p, (uint8_t)type);
-	uint8_t endb[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&p), endb, sizeof(endb));
+	prefix_scan sc;
+	scan_init(&sc, &p);
 	mr_key b = p;
 	mr_key_u64(&b, (uint64_t)s + 1);
-	r.begin = mr_key_slice(&b);
+	sc.r.begin = mr_key_slice(&b);
 	if (limit)
-		r.limit = limit + 1;
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(d, &r, &it);
+		sc.r.limit = limit + 1;
+	int rc = mr_data_scan(d, &sc.r, &sc.it);
 	if (rc)
 		return rc;
-	mr_slice k, v;
 	size_t n = 0;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
+	while ((rc = scan_next(&sc)) == 1) {
 		if (limit && n == limit) {
 			*more = true;
 			break;
 		}
-		if (k.len != p.len + 12 || v.len != 1) {
+		if (sc.k.len != 12 || sc.v.len != 1) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad change-log entry");
 			break;
 		}
-		if ((rc = fn((mr_change_op)v.ptr[0], rd32(k.ptr + p.len + 8), rd64(k.ptr + p.len), payload)) != 0)
+		if ((rc = fn((mr_change_op)sc.v.ptr[0], rd32(sc.k.ptr + 8), rd64(sc.k.ptr), payload)) != 0)
 			break;
 		n++;
 	}
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
+	return scan_close(&sc, rc);
 }
 
 /* ---- mailboxes ---- */
@@ -574,26 +607,22 @@ int mr_model_mailbox_get(mr_data *d, uint32_t account, uint32_t id, mr_mailbox_i
 int mr_model_mailboxes(mr_data *d, uint32_t account, mr_model_mailbox_fn fn, void *payload)
 {
 	mr_key p = acct_key(MR_SUBSPACE_MAILBOX, account, 0x01);
-	uint8_t end[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&p), end, sizeof(end));
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(d, &r, &it);
+	prefix_scan s;
+	int rc = scan_open(&s, d, &p, 0);
 	if (rc)
 		return rc;
-	mr_slice k, v;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
-		if (v.len < 4) {
+	while ((rc = scan_next(&s)) == 1) {
+		if (s.v.len < 4) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad mailbox name entry");
 			break;
 		}
 		mr_mailbox_info mb;
-		if ((rc = mr_model_mailbox_get(d, account, rd32(v.ptr), &mb)) != 0)
+		if ((rc = mr_model_mailbox_get(d, account, rd32(s.v.ptr), &mb)) != 0)
 			break;
 		if ((rc = fn(&mb, payload)) != 0)
 			break;
 	}
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
+	return scan_close(&s, rc);
 }
 
 int mr_model_reserve_uids(mr_data *d, uint32_t account, uint32_t mailbox, uint32_t n, uint32_t *first)
@@ -1087,74 +1116,61 @@ int mr_model_email_mailboxes(mr_data *d, uint32_t account, uint32_t id, mr_membe
 {
 	mr_key p = acct_key(MR_SUBSPACE_MEMBERSHIP, account, 0x02);
 	mr_key_u32(&p, id);
-	uint8_t end[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&p), end, sizeof(end));
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(d, &r, &it);
+	prefix_scan s;
+	int rc = scan_open(&s, d, &p, 0);
 	if (rc)
 		return rc;
 	*n = 0;
-	mr_slice k, v;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
-		if (k.len != p.len + 4 || v.len != 12) {
+	while ((rc = scan_next(&s)) == 1) {
+		if (s.k.len != 4 || s.v.len != 12) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad membership entry");
 			break;
 		}
 		if (*n < cap)
-			out[*n] = (mr_membership){rd32(k.ptr + p.len), rd32(v.ptr), rd64(v.ptr + 4)};
+			out[*n] = (mr_membership){rd32(s.k.ptr), rd32(s.v.ptr), rd64(s.v.ptr + 4)};
 		(*n)++;
 	}
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
+	return scan_close(&s, rc);
 }
 
 int mr_model_mailbox_members(mr_data *d, uint32_t account, uint32_t mailbox, mr_model_member_fn fn, void *payload)
 {
 	mr_key p = acct_key(MR_SUBSPACE_MEMBERSHIP, account, 0x01);
 	mr_key_u32(&p, mailbox);
-	uint8_t end[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&p), end, sizeof(end));
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(d, &r, &it);
+	prefix_scan s;
+	int rc = scan_open(&s, d, &p, 0);
 	if (rc)
 		return rc;
-	mr_slice k, v;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
-		if (k.len != p.len + 4 || v.len != 12) {
+	while ((rc = scan_next(&s)) == 1) {
+		if (s.k.len != 4 || s.v.len != 12) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad membership entry");
 			break;
 		}
-		if ((rc = fn(rd32(k.ptr + p.len), rd32(v.ptr), rd64(v.ptr + 4), payload)) != 0)
+		if ((rc = fn(rd32(s.k.ptr), rd32(s.v.ptr), rd64(s.v.ptr + 4), payload)) != 0)
 			break;
 	}
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
+	return scan_close(&s, rc);
 }
 
 int mr_model_thread_emails(mr_data *d, uint32_t account, uint32_t thread, uint32_t *out, size_t cap, size_t *n)
 {
 	mr_key p = acct_key(MR_SUBSPACE_THREAD, account, 0x02);
 	mr_key_u32(&p, thread);
-	uint8_t end[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&p), end, sizeof(end));
-	r.flags = MR_SCAN_KEYS_ONLY;
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(d, &r, &it);
+	prefix_scan s;
+	int rc = scan_open(&s, d, &p, MR_SCAN_KEYS_ONLY);
 	if (rc)
 		return rc;
 	*n = 0;
-	mr_slice k, v;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
-		if (k.len != p.len + 4) {
+	while ((rc = scan_next(&s)) == 1) {
+		if (s.k.len != 4) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad thread entry");
 			break;
 		}
 		if (*n < cap)
-			out[*n] = rd32(k.ptr + p.len);
+			out[*n] = rd32(s.k.ptr);
 		(*n)++;
 	}
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
+	return scan_close(&s, rc);
 }
 
 int mr_model_totals_get(mr_data *d, mr_model_totals *out)
@@ -1173,25 +1189,21 @@ int mr_model_totals_get(mr_data *d, mr_model_totals *out)
 int mr_model_account_blobs(mr_data *d, uint32_t account, mr_model_blob_fn fn, void *payload)
 {
 	mr_key p = acct_key(MR_SUBSPACE_EMAIL, account, 0x02);
-	uint8_t end[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&p), end, sizeof(end));
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(d, &r, &it);
+	prefix_scan s;
+	int rc = scan_open(&s, d, &p, 0);
 	if (rc)
 		return rc;
-	mr_slice k, v;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
-		if (k.len != p.len + MR_BLOB_ID_LEN || v.len < 4) {
+	while ((rc = scan_next(&s)) == 1) {
+		if (s.k.len != MR_BLOB_ID_LEN || s.v.len < 4) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad blob entry");
 			break;
 		}
 		mr_blob_id id;
-		memcpy(id.bytes, k.ptr + p.len, MR_BLOB_ID_LEN);
-		if ((rc = fn(&id, rd32(v.ptr), payload)) != 0)
+		memcpy(id.bytes, s.k.ptr, MR_BLOB_ID_LEN);
+		if ((rc = fn(&id, rd32(s.v.ptr), payload)) != 0)
 			break;
 	}
-	mr_iter_free(it);
-	return rc < 0 ? rc : 0;
+	return scan_close(&s, rc);
 }
 
 /* ---- collections ---- */
@@ -1301,29 +1313,25 @@ static int retain_account(const char *name, uint32_t account, void *payload)
 	}
 	/* the newest commit older than the cutoff: every change before the next commit's first seq goes */
 	mr_key mp = acct_key(MR_SUBSPACE_CHANGELOG, account, 0x02);
-	uint8_t endb[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(mr_key_slice(&mp), endb, sizeof(endb));
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(rt->d, &r, &it);
+	prefix_scan s;
+	int rc = scan_open(&s, rt->d, &mp, 0);
 	if (rc)
 		return rc;
-	mr_slice k, v;
 	uint64_t cut = 0; /* first seq kept */
 	bool any_old = false;
-	while ((rc = mr_iter_next(it, &k, &v)) == 1) {
-		if (k.len != mp.len + 8 || v.len != 8) {
+	while ((rc = scan_next(&s)) == 1) {
+		if (s.k.len != 8 || s.v.len != 8) {
 			rc = mr_error_set(MR_ECORRUPT, "mail model: bad change-log time marker");
 			break;
 		}
-		uint64_t seq = rd64(k.ptr + mp.len);
-		if ((int64_t)rd64(v.ptr) >= rt->older_than_ms) {
+		uint64_t seq = rd64(s.k.ptr);
+		if ((int64_t)rd64(s.v.ptr) >= rt->older_than_ms) {
 			cut = seq;
 			break;
 		}
 		any_old = true;
 	}
-	mr_iter_free(it);
-	if (rc < 0)
+	if ((rc = scan_close(&s, rc)) != 0)
 		return rc;
 	if (!any_old)
 		return 0;
@@ -1362,8 +1370,8 @@ static int retain_account(const char *name, uint32_t account, void *payload)
 		uint64_t markers = 0;
 		mr_key me = mp;
 		mr_key_u64(&me, cut);
-		r.end = mr_key_slice(&me);
-		rc = delete_range(rt, &r, &markers);
+		s.r.end = mr_key_slice(&me);
+		rc = delete_range(rt, &s.r, &markers);
 	}
 	return rc;
 }

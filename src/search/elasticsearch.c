@@ -71,8 +71,6 @@ typedef struct es_inst {
 	size_t nlangs;
 	int64_t shards, replicas;
 	es_refresh refresh;
-	pthread_mutex_t mu; /* guards ready */
-	bool ready;         /* the index exists with our mapping */
 } es_inst;
 
 static es_inst *es_of(mr_search_inst *i) { return mr_container_of(i, es_inst, base); }
@@ -244,55 +242,37 @@ static int check_mapping(es_inst *es)
 	return rc;
 }
 
-/* Creates the index with our settings and mapping unless it exists (first use). */
-static int es_ensure_index(es_inst *es)
+/* Creates the index with our settings and mapping unless it exists (es_ensure_index). */
+static int es_create_index(void *payload)
 {
-	pthread_mutex_lock(&es->mu);
-	int rc = 0;
-	if (es->ready)
-		goto done;
+	es_inst *es = payload;
 	char path[300];
 	snprintf(path, sizeof(path), "/%s", es->index);
+	bool found = false;
+	int rc = mr_search__http_exists(&es->http, "HEAD", path, MR_EUNAVAILABLE, &found);
+	if (rc < 0 || found)
+		return rc < 0 ? rc : check_mapping(es);
+	json_t *body = index_body(es);
+	if (!body)
+		return MR_ENOMEM;
 	mr_search_http_resp r;
-	if ((rc = mr_search__http_call(&es->http, "HEAD", path, NULL, 0, NULL, &r)) < 0)
-		goto done;
-	long head = r.status;
+	rc = mr_search__http_json(&es->http, "PUT", path, body, &r);
+	json_decref(body);
+	if (rc < 0)
+		return rc;
+	json_t *err = json_object_get(r.json, "error");
+	const char *type = json_string_value(json_object_get(err, "type"));
+	bool raced = r.status == 400 && type &&
+		     (strcmp(type, "resource_already_exists_exception") == 0 ||
+		      strcmp(type, "index_already_exists_exception") == 0);
+	if (r.status != 200 && !raced)
+		rc = mr_search__http_error(MR_ERROR, "PUT", path, &r),
+		mr_error_prefix("creating index \"%s\"", es->index);
 	mr_search__http_resp_dispose(&r);
-	if (head == 404) {
-		json_t *body = index_body(es);
-		if (!body) {
-			rc = MR_ENOMEM;
-			goto done;
-		}
-		rc = mr_search__http_json(&es->http, "PUT", path, body, &r);
-		json_decref(body);
-		if (rc < 0)
-			goto done;
-		json_t *err = json_object_get(r.json, "error");
-		const char *type = json_string_value(json_object_get(err, "type"));
-		bool raced = r.status == 400 && type &&
-			     (strcmp(type, "resource_already_exists_exception") == 0 ||
-			      strcmp(type, "index_already_exists_exception") == 0);
-		if (r.status != 200 && !raced)
-			rc = mr_search__http_error(MR_ERROR, "PUT", path, &r),
-			mr_error_prefix("creating index \"%s\"", es->index);
-		mr_search__http_resp_dispose(&r);
-		if (rc < 0)
-			goto done;
-		if (raced && (rc = check_mapping(es)) < 0)
-			goto done;
-	} else if (head == 200) {
-		if ((rc = check_mapping(es)) < 0)
-			goto done;
-	} else {
-		rc = mr_error_set(MR_EUNAVAILABLE, "HEAD %s: HTTP %ld", path, head);
-		goto done;
-	}
-	es->ready = true;
-done:
-	pthread_mutex_unlock(&es->mu);
-	return rc;
+	return rc < 0 || !raced ? rc : check_mapping(es);
 }
+
+static int es_ensure_index(es_inst *es) { return mr_search__http_bootstrap(&es->http, es_create_index, es); }
 
 /* ---- open / close ---- */
 
@@ -303,47 +283,15 @@ static int es_open(mr_search_inst **out, const mr_store_config *sc, mr_data *dat
 	es_inst *es = mr_calloc(1, sizeof(*es));
 	if (!es)
 		return MR_ENOMEM;
-	pthread_mutex_init(&es->mu, NULL);
 	int rc;
-	const char *url = NULL, *index = NULL, *user = NULL, *password = NULL, *refresh = NULL;
-	const char *const *urls = NULL;
-	size_t nurls = 0;
-	int64_t timeout = 0;
-	bool tls = false;
-	char **urlcopy = NULL;
-	if ((rc = mr_store_config_string(sc, "url", NULL, &url)) < 0 ||
+	const char *index = NULL, *refresh = NULL;
+	if ((rc = mr_search__http_configure(&es->http, "elasticsearch", sc,
+					    MR_SEARCH_HTTP_URLS | MR_SEARCH_HTTP_BASIC_AUTH)) < 0 ||
 	    (rc = mr_store_config_string(sc, "index", "mailroom", &index)) < 0 ||
-	    (rc = mr_store_config_string(sc, "user", NULL, &user)) < 0 ||
-	    (rc = mr_store_config_string(sc, "password", NULL, &password)) < 0 ||
 	    (rc = mr_store_config_string(sc, "refresh", "true", &refresh)) < 0 ||
-	    (rc = mr_store_config_duration_ms(sc, "timeout", 30000, &timeout)) < 0 ||
-	    (rc = mr_store_config_bool(sc, "tls", false, &tls)) < 0 ||
 	    (rc = mr_store_config_int(sc, "shards", 1, 1, 1024, &es->shards)) < 0 ||
 	    (rc = mr_store_config_int(sc, "replicas", 0, 0, 16, &es->replicas)) < 0)
 		goto fail;
-	if (url) {
-		urls = &url;
-		nurls = 1;
-	} else {
-		const char *const *u;
-		if ((rc = mr_store_config_strings(sc, "urls", &u, &nurls)) < 0)
-			goto fail;
-		if (!(urlcopy = mr_calloc(nurls ? nurls : 1, sizeof(char *)))) {
-			rc = MR_ENOMEM;
-			goto fail;
-		}
-		for (size_t i = 0; i < nurls; i++)
-			urlcopy[i] = (char *)u[i];
-		urls = (const char *const *)urlcopy;
-	}
-	if (nurls == 0) {
-		rc = mr_error_set(MR_EINVALID, "%s: missing required key url (or urls)", mr_store_config_where(sc, "url"));
-		goto fail;
-	}
-	if (timeout <= 0) {
-		rc = mr_error_set(MR_EINVALID, "%s: timeout must be positive", mr_store_config_where(sc, "timeout"));
-		goto fail;
-	}
 	/* index names: lower case letters, digits, - _ . and no leading - _ . */
 	bool ok = *index && strlen(index) < 200 && !strchr("-_+.", index[0]);
 	for (const char *p = index; ok && *p; p++)
@@ -392,25 +340,14 @@ static int es_open(mr_search_inst **out, const mr_store_config *sc, mr_data *dat
 		for (size_t i = 0; i < MR_ARRAY_LEN(default_langs); i++)
 			es->langs[es->nlangs++] = default_langs[i];
 	}
-	if ((rc = mr_search__http_init(&es->http, "elasticsearch", urls, nurls, tls, (long)timeout)) < 0)
-		goto fail;
-	if (user || password) {
-		mr_buf b = MR_BUF_INIT;
-		if ((rc = mr_buf_printf(&b, "%s:%s", user ? user : "", password ? password : "")) < 0)
-			goto fail;
-		es->http.userpwd = (char *)b.ptr;
-	}
 	if (!(es->index = mr_strdup(index))) {
 		rc = MR_ENOMEM;
 		goto fail;
 	}
-	mr_free(urlcopy);
 	*out = &es->base;
 	return 0;
 fail:
-	mr_free(urlcopy);
 	mr_search__http_dispose(&es->http);
-	pthread_mutex_destroy(&es->mu);
 	mr_free(es->index);
 	mr_free(es);
 	return rc;
@@ -420,7 +357,6 @@ static void es_close(mr_search_inst *inst)
 {
 	es_inst *es = es_of(inst);
 	mr_search__http_dispose(&es->http);
-	pthread_mutex_destroy(&es->mu);
 	mr_free(es->index);
 	mr_free(es);
 }

@@ -38,6 +38,7 @@ int mr_search__http_init(mr_search_http *h, const char *engine, const char *cons
 	h->timeout_ms = timeout_ms;
 	h->max_retries = 5;
 	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->ready_mu, NULL);
 	if (mr_curl_load(engine) < 0)
 		return mr_error_last()->code;
 	pthread_once(&curl_once, curl_init);
@@ -89,7 +90,74 @@ void mr_search__http_dispose(mr_search_http *h)
 	mr_free(h->userpwd);
 	mr_free(h->auth_header);
 	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->ready_mu);
 	memset(h, 0, sizeof(*h));
+}
+
+int mr_search__http_configure(mr_search_http *h, const char *engine, const mr_store_config *sc, unsigned flags)
+{
+	const char *url = NULL, *user = NULL, *password = NULL, *key = NULL;
+	const char *const *urls = &url;
+	size_t nurls = 1;
+	int64_t timeout = 0;
+	bool tls = false;
+	int rc;
+	if (flags & MR_SEARCH_HTTP_URLS) {
+		if ((rc = mr_store_config_string(sc, "url", NULL, &url)) < 0 ||
+		    (rc = mr_store_config_bool(sc, "tls", false, &tls)) < 0)
+			return rc;
+		if (!url && (rc = mr_store_config_strings(sc, "urls", &urls, &nurls)) < 0)
+			return rc;
+		if (nurls == 0)
+			return mr_error_set(MR_EINVALID, "%s: missing required key url (or urls)",
+					    mr_store_config_where(sc, "url"));
+	} else if ((rc = mr_store_config_string_required(sc, "url", &url)) < 0) {
+		return rc;
+	}
+	if (((flags & MR_SEARCH_HTTP_BASIC_AUTH) && ((rc = mr_store_config_string(sc, "user", NULL, &user)) < 0 ||
+						     (rc = mr_store_config_string(sc, "password", NULL, &password)) < 0)) ||
+	    ((flags & MR_SEARCH_HTTP_API_KEY) && (rc = mr_store_config_string(sc, "api-key", NULL, &key)) < 0) ||
+	    (rc = mr_store_config_duration_ms(sc, "timeout", 30000, &timeout)) < 0)
+		return rc;
+	if (timeout <= 0)
+		return mr_error_set(MR_EINVALID, "%s: timeout must be positive", mr_store_config_where(sc, "timeout"));
+	if ((rc = mr_search__http_init(h, engine, urls, nurls, tls, (long)timeout)) < 0)
+		return rc;
+	mr_buf b = MR_BUF_INIT;
+	if (user || password) {
+		if ((rc = mr_buf_printf(&b, "%s:%s", user ? user : "", password ? password : "")) < 0)
+			return rc;
+		h->userpwd = (char *)b.ptr;
+	} else if (key) {
+		if ((rc = mr_buf_printf(&b, "Authorization: Bearer %s", key)) < 0)
+			return rc;
+		h->auth_header = (char *)b.ptr;
+	}
+	return 0;
+}
+
+int mr_search__http_exists(mr_search_http *h, const char *method, const char *path, int code, bool *found)
+{
+	mr_search_http_resp r;
+	int rc = mr_search__http_call(h, method, path, NULL, 0, NULL, &r);
+	if (rc < 0)
+		return rc;
+	if (r.status == 200 || r.status == 404)
+		*found = r.status == 200;
+	else
+		rc = mr_search__http_error(code, method, path, &r);
+	mr_search__http_resp_dispose(&r);
+	return rc;
+}
+
+int mr_search__http_bootstrap(mr_search_http *h, int (*create)(void *payload), void *payload)
+{
+	pthread_mutex_lock(&h->ready_mu);
+	int rc = h->ready ? 0 : create(payload);
+	if (rc == 0)
+		h->ready = true;
+	pthread_mutex_unlock(&h->ready_mu);
+	return rc;
 }
 
 static CURL *take_handle(mr_search_http *h)

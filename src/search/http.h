@@ -11,6 +11,7 @@
 #define MR_SEARCH_HTTP_H
 
 #include "core/common.h"
+#include "core/config.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -30,6 +31,8 @@ typedef struct mr_search_http {
 	pthread_mutex_t mu;
 	void *pool[MR_SEARCH_HTTP_POOL];
 	size_t npool;
+	pthread_mutex_t ready_mu; /* guards ready (mr_search__http_bootstrap) */
+	bool ready;               /* the engine's index is set up */
 } mr_search_http;
 
 /* One response: the status and the parsed JSON body (NULL when empty or not JSON). */
@@ -47,6 +50,32 @@ typedef struct mr_search_http_resp {
 int mr_search__http_init(mr_search_http *h, const char *engine, const char *const *urls, size_t nurls, bool tls,
 			 long timeout_ms);
 void mr_search__http_dispose(mr_search_http *h);
+
+/* What mr_search__http_configure reads besides url and timeout. */
+#define MR_SEARCH_HTTP_URLS (1u << 0)       /* `urls` (a list) when `url` is absent, and `tls` */
+#define MR_SEARCH_HTTP_BASIC_AUTH (1u << 1) /* `user` and `password`: HTTP basic authentication */
+#define MR_SEARCH_HTTP_API_KEY (1u << 2)    /* `api-key`: an "Authorization: Bearer" header */
+
+/*
+ * Sets up h from a search store's configuration: `url` (required; with
+ * MR_SEARCH_HTTP_URLS, `urls` may stand for it), `timeout` (a positive
+ * duration, default 30 s) and the credentials that flags name.  Errors name
+ * the key; on error h is left for mr_search__http_dispose.
+ */
+int mr_search__http_configure(mr_search_http *h, const char *engine, const mr_store_config *sc, unsigned flags);
+
+/*
+ * Whether path exists: *found is true on HTTP 200, false on 404; any other
+ * status is the error code, with the engine's reason (mr_search__http_error).
+ */
+int mr_search__http_exists(mr_search_http *h, const char *method, const char *path, int code, bool *found);
+
+/*
+ * Runs create(payload) under h's lock unless an earlier call succeeded:
+ * the index is made on first use, concurrent callers wait for it, and a
+ * failed attempt is tried again by the next call.  Returns create's error.
+ */
+int mr_search__http_bootstrap(mr_search_http *h, int (*create)(void *payload), void *payload);
 
 /*
  * Sends method path (appended to the base URL; it may carry a query

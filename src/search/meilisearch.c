@@ -34,8 +34,6 @@ typedef struct ms_inst {
 	mr_search_http http;
 	char *index;
 	int64_t max_hits;
-	pthread_mutex_t mu;
-	bool ready;
 } ms_inst;
 
 static ms_inst *ms_of(mr_search_inst *i) { return mr_container_of(i, ms_inst, base); }
@@ -96,31 +94,24 @@ static int ms_task(ms_inst *ms, const char *method, const char *path, const json
 	return rc;
 }
 
-static int ms_ensure_index(ms_inst *ms)
+/* Creates the index unless it exists and sends its settings (ms_ensure_index). */
+static int ms_create_index(void *payload)
 {
-	pthread_mutex_lock(&ms->mu);
-	int rc = 0;
-	if (ms->ready)
-		goto done;
+	ms_inst *ms = payload;
 	char path[300];
 	snprintf(path, sizeof(path), "/indexes/%s", ms->index);
-	mr_search_http_resp r;
-	if ((rc = mr_search__http_call(&ms->http, "GET", path, NULL, 0, NULL, &r)) < 0)
-		goto done;
-	long st = r.status;
-	if (st != 200 && st != 404)
-		rc = mr_search__http_error(MR_ERROR, "GET", path, &r);
-	mr_search__http_resp_dispose(&r);
+	bool found = false;
+	int rc = mr_search__http_exists(&ms->http, "GET", path, MR_ERROR, &found);
 	if (rc < 0)
-		goto done;
-	if (st == 404) {
+		return rc;
+	if (!found) {
 		json_t *body = json_pack("{s:s, s:s}", "uid", ms->index, "primaryKey", "key");
 		rc = body ? ms_task(ms, "POST", "/indexes", body, "creating the index") : mr_error_oom();
 		json_decref(body);
 		if (rc == MR_EEXISTS)
 			rc = 0; /* another process won the race */
 		if (rc < 0)
-			goto done;
+			return rc;
 	}
 	json_t *settings = json_pack(
 		"{s:[s,s,s,s,s,s,s,s], s:[s,s,s,s,s,s], s:[s,s], s:{s:b}, s:[s,s,s,s,s,s,s,s], s:{s:I}, s:[]}",
@@ -133,12 +124,10 @@ static int ms_ensure_index(ms_inst *ms)
 	snprintf(spath, sizeof(spath), "/indexes/%s/settings", ms->index);
 	rc = settings ? ms_task(ms, "PATCH", spath, settings, "index settings") : mr_error_oom();
 	json_decref(settings);
-	if (rc == 0)
-		ms->ready = true;
-done:
-	pthread_mutex_unlock(&ms->mu);
 	return rc;
 }
+
+static int ms_ensure_index(ms_inst *ms) { return mr_search__http_bootstrap(&ms->http, ms_create_index, ms); }
 
 static int ms_open(mr_search_inst **out, const mr_store_config *sc, mr_data *data)
 {
@@ -147,14 +136,10 @@ static int ms_open(mr_search_inst **out, const mr_store_config *sc, mr_data *dat
 	ms_inst *ms = mr_calloc(1, sizeof(*ms));
 	if (!ms)
 		return MR_ENOMEM;
-	pthread_mutex_init(&ms->mu, NULL);
-	const char *url = NULL, *key = NULL, *index = NULL;
-	int64_t timeout = 0;
+	const char *index = NULL;
 	int rc;
-	if ((rc = mr_store_config_string_required(sc, "url", &url)) < 0 ||
-	    (rc = mr_store_config_string(sc, "api-key", NULL, &key)) < 0 ||
+	if ((rc = mr_search__http_configure(&ms->http, "meilisearch", sc, MR_SEARCH_HTTP_API_KEY)) < 0 ||
 	    (rc = mr_store_config_string(sc, "index", "mailroom", &index)) < 0 ||
-	    (rc = mr_store_config_duration_ms(sc, "timeout", 30000, &timeout)) < 0 ||
 	    (rc = mr_store_config_int(sc, "max-hits", 100000, 1, INT32_MAX, &ms->max_hits)) < 0)
 		goto fail;
 	bool ok = *index && strlen(index) < 400;
@@ -166,18 +151,6 @@ static int ms_open(mr_search_inst **out, const mr_store_config *sc, mr_data *dat
 				  mr_store_config_where(sc, "index"), index);
 		goto fail;
 	}
-	if (timeout <= 0) {
-		rc = mr_error_set(MR_EINVALID, "%s: timeout must be positive", mr_store_config_where(sc, "timeout"));
-		goto fail;
-	}
-	if ((rc = mr_search__http_init(&ms->http, "meilisearch", &url, 1, false, (long)timeout)) < 0)
-		goto fail;
-	if (key) {
-		mr_buf b = MR_BUF_INIT;
-		if ((rc = mr_buf_printf(&b, "Authorization: Bearer %s", key)) < 0)
-			goto fail;
-		ms->http.auth_header = (char *)b.ptr;
-	}
 	if (!(ms->index = mr_strdup(index))) {
 		rc = MR_ENOMEM;
 		goto fail;
@@ -186,7 +159,6 @@ static int ms_open(mr_search_inst **out, const mr_store_config *sc, mr_data *dat
 	return 0;
 fail:
 	mr_search__http_dispose(&ms->http);
-	pthread_mutex_destroy(&ms->mu);
 	mr_free(ms);
 	return rc;
 }
@@ -195,7 +167,6 @@ static void ms_close(mr_search_inst *inst)
 {
 	ms_inst *ms = ms_of(inst);
 	mr_search__http_dispose(&ms->http);
-	pthread_mutex_destroy(&ms->mu);
 	mr_free(ms->index);
 	mr_free(ms);
 }

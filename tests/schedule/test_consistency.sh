@@ -18,78 +18,13 @@ set -u
 mr=${1:?usage: test_consistency.sh MAILROOM CLUSTER_TOOL SAMPLE_DIR}
 tool=${2:?}
 sample=${3:?}
-[ -n "${MR_TEST_PG_URL:-}" ] || { echo "SKIPPED: MR_TEST_PG_URL is not set (scripts/servers/postgres start)"; exit 77; }
-[ -n "${MR_TEST_REDIS_URL:-}" ] || { echo "SKIPPED: MR_TEST_REDIS_URL is not set (scripts/servers/redis start)"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+cluster_skip_unless_servers
 [ -d "$sample/sa-spam-2" ] || { echo "FAIL: no sample at $sample"; exit 1; }
-psql=psql
-[ -x "${MR_TEST_PG_BIN:-}/psql" ] && psql=$MR_TEST_PG_BIN/psql
 
 GARBAGE=60
 GRACE_S=15
-id=$$
-dir=$(mktemp -d /tmp/mr-consistency-XXXXXX)
-schema=mr_consist_$id
-pids=()
-fail=0
-bad() { echo "FAIL: $*" >&2; fail=1; }
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  "$psql" -X -q "$MR_TEST_PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1
-  if [ "$fail" = 0 ]; then rm -rf "$dir"; else echo "logs kept in $dir" >&2; fi
-}
-trap cleanup EXIT
-
-"$psql" -X -q -v ON_ERROR_STOP=1 "$MR_TEST_PG_URL" -c "CREATE SCHEMA $schema" >/dev/null || { bad "create schema"; exit 1; }
-sep='?'; case $MR_TEST_PG_URL in *\?*) sep='&';; esac
-pg_url="${MR_TEST_PG_URL}${sep}options=-csearch_path%3D$schema"
-pg=pg$id blobs=blobs$id mem=mem$id
-fs_store="[store.\"$blobs\"]
-type = \"fs\"
-path = \"$dir/blobs\"
-purge.frequency = \"0 * *\"
-purge.grace = \"${GRACE_S}s\""
-blob_store=$fs_store blob_kind="fs (shared directory)"
-if [ -n "${MR_TEST_MINIO_ENDPOINT:-}" ]; then
-  blob_store="[store.\"$blobs\"]
-type = \"s3\"
-endpoint = \"$MR_TEST_MINIO_ENDPOINT\"
-region = \"us-east-1\"
-bucket = \"$MR_TEST_MINIO_BUCKET\"
-access-key = \"$MR_TEST_MINIO_ACCESS_KEY\"
-secret-key = \"$MR_TEST_MINIO_SECRET_KEY\"
-path-style = true
-key-prefix = \"consistency-$id/\"
-purge.frequency = \"0 * *\"
-purge.grace = \"${GRACE_S}s\""
-  blob_kind="s3 on MinIO ($MR_TEST_MINIO_ENDPOINT)"
-fi
-write_config() {
-  cat >"$dir/mailroom.toml" <<TOML
-[storage]
-data = "$pg"
-fts = "$pg"
-blob = "$blobs"
-lookup = "$mem"
-
-[store."$pg"]
-type = "postgresql"
-url = "$pg_url"
-purge.frequency = "20 * *"
-
-$blob_store
-
-[store."$mem"]
-type = "redis"
-url = "$MR_TEST_REDIS_URL"
-purge.frequency = "40 * *"
-TOML
-}
-write_config
-if [ "$blob_store" != "$fs_store" ] && ! "$tool" blobs "$dir/mailroom.toml" 0 0 2>"$dir/probe.err"; then
-  echo "NOTE: s3 blob store unusable in this build ($(tail -1 "$dir/probe.err")): using fs"
-  blob_store=$fs_store blob_kind="fs (shared directory)"; write_config
-fi
-echo "blobs: $blob_kind"
+cluster_setup consist "20 * *" "0 * *" "${GRACE_S}s"
 c="$mr -c $dir/mailroom.toml"
 
 # old garbage for the purger to delete while the imports run
