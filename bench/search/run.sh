@@ -3,12 +3,14 @@
 # the embedded defaults beside notmuch and mu, on the same Maildirs in the
 # same run, and the agreement of result sets with notmuch.
 #
-#   bench/search/run.sh [--mailroom BIN] [--corpus DIR] [--work DIR] [--reps N] [--skip-peers]
+#   bench/search/run.sh [--mailroom BIN] [--corpus DIR] [--work DIR] [--reps N] [--skip-peers] [--queries-only]
 #
 # --corpus: a directory of Maildirs, or a directory of *.tar.zst archives
 #   holding them (default ../shared/corpus/main, extracted into the work dir).
 # Output: JSON lines on stdout (one per indexer, one per query, a summary);
 #   $WORK/agreement.md, a Markdown table of per-query counts for the docs.
+# --queries-only: reuse the indexes a finished run left in --work DIR (no
+#   indexing figures; for re-timing the queries after a change).
 # Counts: `mailroom search --count` counts stored messages;
 #   `notmuch count --output=files` counts files, so both count a message
 #   stored twice (the same bytes in two Maildirs) twice.
@@ -20,6 +22,7 @@ corpus=""
 work=""
 reps=5
 peers=1
+queries_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --mailroom) mailroom=$2; shift 2 ;;
@@ -27,6 +30,7 @@ while [ $# -gt 0 ]; do
     --work) work=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
     --skip-peers) peers=0; shift ;;
+    --queries-only) queries_only=1; shift ;;
     *) echo "bench/search: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +65,13 @@ echo "{\"corpus\":\"$corpus\",\"messages\":$nfiles,\"bytes\":$nbytes}"
 
 # ---- mailroom: import (parse, store blobs and metadata, index) ----
 mr_home=$work/mailroom
+muhome=$work/mu
+nm_s=0 mu_s=0 mr_s=0
+if [ $queries_only = 1 ]; then
+  [ -f "$work/.indexed" ] || { echo "bench/search: --queries-only needs a finished run in $work" >&2; exit 2; }
+  export MAILROOM_CONFIG=$mr_home/mailroom.toml NOTMUCH_CONFIG=$work/notmuch-config
+else
+rm -f "$work/.indexed"
 rm -rf "$mr_home"
 "$mailroom" init "$mr_home" >/dev/null
 export MAILROOM_CONFIG=$mr_home/mailroom.toml
@@ -71,7 +82,6 @@ mr_s=$(echo "scale=3; ($t1-$t0)/1000000000" | bc)
 echo "{\"indexer\":\"mailroom import\",\"seconds\":$mr_s,\"messages_per_s\":$(echo "scale=1; $nfiles/$mr_s" | bc)}"
 
 # ---- peers ----
-nm_s=0 mu_s=0
 if [ $peers = 1 ]; then
   export NOTMUCH_CONFIG=$work/notmuch-config
   # the database in the work dir, never inside the corpus
@@ -80,12 +90,13 @@ if [ $peers = 1 ]; then
   t0=$(now_ns); notmuch new --quiet >/dev/null 2>&1; t1=$(now_ns)
   nm_s=$(echo "scale=3; ($t1-$t0)/1000000000" | bc)
   echo "{\"indexer\":\"notmuch new\",\"seconds\":$nm_s,\"messages_per_s\":$(echo "scale=1; $nfiles/$nm_s" | bc)}"
-  muhome=$work/mu
   rm -rf "$muhome"
   mu init --maildir="$maildirs" --muhome="$muhome" >/dev/null
   t0=$(now_ns); mu index --muhome="$muhome" --quiet >/dev/null 2>&1; t1=$(now_ns)
   mu_s=$(echo "scale=3; ($t1-$t0)/1000000000" | bc)
   echo "{\"indexer\":\"mu index\",\"seconds\":$mu_s,\"messages_per_s\":$(echo "scale=1; $nfiles/$mu_s" | bc)}"
+fi
+touch "$work/.indexed"
 fi
 
 # ---- queries: counts, agreement, latency ----
@@ -135,7 +146,8 @@ summary+=",\"mailroom_p50_ms\":$(pct "$work/lat-mr" 50),\"mailroom_p95_ms\":$(pc
 if [ $peers = 1 ]; then
   summary+=",\"notmuch_p50_ms\":$(pct "$work/lat-nm" 50),\"notmuch_p95_ms\":$(pct "$work/lat-nm" 95)"
   summary+=",\"mu_p50_ms\":$(pct "$work/lat-mu" 50),\"mu_p95_ms\":$(pct "$work/lat-mu" 95)"
-  summary+=",\"index_ratio_vs_notmuch\":$(echo "scale=2; $nm_s/$mr_s" | bc),\"index_ratio_vs_mu\":$(echo "scale=2; $mu_s/$mr_s" | bc)"
+  [ $queries_only = 1 ] ||
+    summary+=",\"index_ratio_vs_notmuch\":$(echo "scale=2; $nm_s/$mr_s" | bc),\"index_ratio_vs_mu\":$(echo "scale=2; $mu_s/$mr_s" | bc)"
 fi
 echo "$summary}"
 echo "bench/search: table in $table" >&2

@@ -164,6 +164,8 @@ typedef struct mr_blob_purge_stats {
 	uint64_t blobs_deleted;
 	uint64_t bytes_deleted;
 	uint64_t orphans_deleted;    /* backend objects with no record (a crashed put) past grace */
+	uint64_t partials_deleted;   /* half-written objects of killed puts (fs temp files), unmodified
+	                                for max(grace, 15 min) */
 	bool complete;               /* false if stopped early; the next run resumes */
 } mr_blob_purge_stats;
 

@@ -1465,6 +1465,8 @@ static int collect(const mr_blob_id *id, uint64_t size, void *payload)
 	return 0;
 }
 
+#define PARTIAL_MIN_AGE_MS (15 * 60 * 1000)
+
 static int purge_orphans(purge_ctx *c)
 {
 	mr_blob *bs = c->bs;
@@ -1526,6 +1528,11 @@ int mr_blob_purge(mr_blob *bs, const mr_blob_purge_opts *opts, mr_blob_purge_sta
 		return err(bs, rc); /* checkpoint saved by purge_records */
 	if ((rc = save_checkpoint(bs, 0, NULL)) == 0)
 		rc = purge_orphans(&c);
+	if (rc == 0 && !should_stop(&c) && bs->be->backend->sweep_partial) {
+		/* a put writes its temp file continuously: 15 min unmodified is abandoned */
+		int64_t age_ms = c.grace > PARTIAL_MIN_AGE_MS ? c.grace : PARTIAL_MIN_AGE_MS;
+		rc = err(bs, bs->be->backend->sweep_partial(bs->be, age_ms / 1000, &st->partials_deleted));
+	}
 	if (rc == 0 && !should_stop(&c))
 		st->complete = true;
 	return err(bs, rc);

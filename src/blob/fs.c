@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct fs_inst {
@@ -235,6 +236,42 @@ static int fs_list_dir(const char *dir, int level, mr_blob_list_fn fn, void *pay
 	return rc < 0 ? rc : 0;
 }
 
+/* Temp files (".tmp-*") of puts killed before their rename, in the leaf
+ * directories, older than cutoff (unix seconds). */
+static int fs_sweep_dir(const char *dir, int level, time_t cutoff, uint64_t *removed)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : fs_io_err(errno, "opendir", dir);
+	int rc = 0;
+	struct dirent *e;
+	char sub[4096];
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		bool tmp = strncmp(e->d_name, ".tmp-", 5) == 0;
+		if ((e->d_name[0] == '.' && !tmp) || (level > 0 && tmp))
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (level > 0) {
+			rc = fs_sweep_dir(sub, level - 1, cutoff, removed);
+		} else if (tmp && lstat(sub, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < cutoff) {
+			if (unlink(sub) == 0)
+				(*removed)++;
+			else if (errno != ENOENT)
+				rc = fs_io_err(errno, "unlink", sub);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int fs_sweep_partial(mr_blob_inst *b, int64_t older_than_s, uint64_t *removed)
+{
+	fs_inst *fs = (fs_inst *)b;
+	*removed = 0;
+	return fs_sweep_dir(fs->root, fs->depth, time(NULL) - (time_t)older_than_s, removed);
+}
+
 static int fs_list(mr_blob_inst *b, mr_blob_list_fn fn, void *payload)
 {
 	fs_inst *fs = (fs_inst *)b;
@@ -258,6 +295,7 @@ static const mr_blob_backend fs_backend = {
 	.stat = fs_stat,
 	.remove = fs_remove,
 	.list = fs_list,
+	.sweep_partial = fs_sweep_partial,
 	.close = fs_close,
 };
 

@@ -174,9 +174,10 @@ int64_t mr_now_unix_ms(void)
  */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
+#include <stdatomic.h>
 #include <x86intrin.h>
 
-static int invariant_tsc = -1; /* -1 unknown; benign race: every thread computes the same */
+static _Atomic int invariant_tsc = -1; /* -1 unknown; every thread that looks computes the same */
 
 static _Thread_local struct {
 	uint64_t tsc, ns; /* last anchor: the TSC and CLOCK_REALTIME (ns) at one instant */
@@ -211,11 +212,13 @@ static int64_t anchor_fast_clock(void)
 
 int64_t mr_now_fast_unix_ms(void)
 {
-	if (invariant_tsc < 0) {
+	int inv = atomic_load_explicit(&invariant_tsc, memory_order_relaxed);
+	if (inv < 0) {
 		unsigned a, b, c, d;
-		invariant_tsc = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+		inv = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
+		atomic_store_explicit(&invariant_tsc, inv, memory_order_relaxed);
 	}
-	if (!invariant_tsc)
+	if (!inv)
 		return mr_now_unix_ms();
 	uint64_t t = __rdtsc();
 	uint64_t d = t - fast_clock.tsc;

@@ -266,9 +266,9 @@ static int blob_run(task_run *t)
 	t->complete = rc == 0 && st.complete;
 	snprintf(t->detail, sizeof(t->detail),
 		 "backend=%s reservations_expired=%" PRIu64 " blobs_deleted=%" PRIu64 " bytes_deleted=%" PRIu64
-		 " orphans_deleted=%" PRIu64,
+		 " orphans_deleted=%" PRIu64 " partials_deleted=%" PRIu64,
 		 mr_blob_backend_name(p->blob), st.reservations_expired, st.blobs_deleted, st.bytes_deleted,
-		 st.orphans_deleted);
+		 st.orphans_deleted, st.partials_deleted);
 	return rc;
 }
 

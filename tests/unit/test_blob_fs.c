@@ -8,7 +8,12 @@
 #include "harness.h"
 #include "mailroom/config.h"
 
+#include "mailroom/blob.h"
+#include "mailroom/data.h"
+
 #include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,11 +160,68 @@ static void test_from_config(void)
 	MR_CHECK(system(cmd) == 0);
 }
 
+/* Purge removes temp files a killed put left once they are 15 min (or the
+ * grace period, if longer) unmodified, and keeps younger ones and blobs. */
+static void test_purge_sweeps_partial(void)
+{
+	char root[] = "/tmp/mr-blob-sweep-XXXXXX";
+	MR_CHECK(mkdtemp(root) != NULL);
+	char text[700];
+	snprintf(text, sizeof text,
+		 "[storage]\nblob = \"b\"\ndata = \"d\"\n[store.\"d\"]\ntype = \"rocksdb\"\npath = \"%s/db\"\n"
+		 "[store.\"b\"]\ntype = \"fs\"\npath = \"%s/blobs\"\ndepth = 2\n",
+		 root, root);
+	mr_config *cfg = NULL;
+	mr_data *meta = NULL;
+	mr_blob *bs = NULL;
+	MR_CHECK_OK(mr_config_parse(&cfg, text, strlen(text), "test.toml"));
+	MR_CHECK_OK(mr_data_open(&meta, cfg, "d"));
+	MR_CHECK_OK(mr_blob_open(&bs, cfg, "b", meta));
+	mr_blob_id id;
+	MR_CHECK_OK(mr_blob_put(bs, "kept", 4, &id, NULL));
+	/* two leftovers in a leaf directory: one 2 h old, one just written;
+	 * and a 2 h old ".tmp-" name one level up, where puts never write */
+	char hex[MR_BLOB_ID_TEXT_LEN + 1], old_tmp[400], new_tmp[400], odd[400];
+	mr_blob_id_format(&id, hex);
+	snprintf(old_tmp, sizeof old_tmp, "%s/blobs/%.2s/%.2s/.tmp-old123", root, hex, hex + 2);
+	snprintf(new_tmp, sizeof new_tmp, "%s/blobs/%.2s/%.2s/.tmp-new456", root, hex, hex + 2);
+	snprintf(odd, sizeof odd, "%s/blobs/%.2s/.tmp-notleaf", root, hex);
+	const char *paths[] = {old_tmp, new_tmp, odd};
+	for (int i = 0; i < 3; i++) {
+		FILE *f = fopen(paths[i], "w");
+		MR_CHECK(f != NULL);
+		if (f) {
+			fputs("half a message", f);
+			fclose(f);
+		}
+	}
+	struct timespec two_hours_ago[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+	MR_CHECK(utimensat(AT_FDCWD, old_tmp, two_hours_ago, 0) == 0);
+	MR_CHECK(utimensat(AT_FDCWD, odd, two_hours_ago, 0) == 0);
+	mr_blob_purge_opts o = {.grace_ms = -1}; /* the store's: 1 h */
+	mr_blob_purge_stats st;
+	MR_CHECK_OK(mr_blob_purge(bs, &o, &st));
+	MR_CHECK_EQ_INT(st.partials_deleted, 1);
+	MR_CHECK(access(old_tmp, F_OK) != 0);
+	MR_CHECK(access(new_tmp, F_OK) == 0);
+	MR_CHECK(access(odd, F_OK) == 0);
+	/* the blob itself stays (unlinked, but within the grace period) */
+	mr_blob_info bst;
+	MR_CHECK_OK(mr_blob_stat(bs, &id, &bst));
+	mr_blob_close(bs);
+	mr_data_close(meta);
+	mr_config_free(cfg);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	MR_CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	MR_TEST_RUN(test_from_config);
 	MR_TEST_RUN(test_depth0);
 	MR_TEST_RUN(test_depth2);
 	MR_TEST_RUN(test_bad_depth);
+	MR_TEST_RUN(test_purge_sweeps_partial);
 	MR_TEST_DONE();
 }
