@@ -4,10 +4,13 @@
  *   reader (calling thread) --jobs--> workers: parse + blob put --ring by seq--> committer:
  *   model writes, many messages per batch --index queue--> workers: mr_search_index
  *
- * Workers take index work before parse work so memory stays bounded; the
- * reader stops when MAX_INFLIGHT messages (or MAX_INFLIGHT_BYTES) are in the
- * pipeline.  The committer consumes the ring in read order, so UIDs follow
- * the order of the archive.
+ * Workers take a full group of index work (INDEX_GROUP documents) before
+ * parse work, a partial one only when there is no parse work: fuller groups
+ * mean fewer posting keys (the built-in index writes one delta key per term
+ * per group).  Memory stays bounded: the reader stops when MAX_INFLIGHT
+ * messages (or MAX_INFLIGHT_BYTES) are in the pipeline, index queue included,
+ * and then the parse work runs out.  The committer consumes the ring in read
+ * order, so UIDs follow the order of the archive.
  */
 #include "mail/import.h"
 
@@ -67,6 +70,7 @@ typedef struct ctx {
 	pthread_mutex_t mu;
 	pthread_cond_t work, ready, space;
 	job *parse_head, *parse_tail, *index_head, *index_tail;
+	size_t index_n; /* jobs in the index queue */
 	job *ring[RING];
 	size_t inflight;
 	size_t inflight_bytes;
@@ -365,11 +369,12 @@ static void *worker(void *arg)
 	ctx *c = arg;
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		if (c->index_head) {
+		if (c->index_head && (c->index_n >= INDEX_GROUP || !c->parse_head)) {
 			job *group[INDEX_GROUP];
 			size_t n = 0;
 			while (n < INDEX_GROUP && c->index_head)
 				group[n++] = pop(&c->index_head, &c->index_tail);
+			c->index_n -= n;
 			pthread_mutex_unlock(&c->mu);
 			index_group(c, group, n);
 			pthread_mutex_lock(&c->mu);
@@ -532,6 +537,7 @@ static int commit_batch(committer *cm)
 		}
 		if (c->search) {
 			push(&c->index_head, &c->index_tail, j);
+			c->index_n++;
 			pthread_cond_broadcast(&c->work);
 		} else {
 			retire(c, j);

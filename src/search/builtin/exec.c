@@ -204,22 +204,29 @@ static int load_langs(qstate *q)
 	return rc < 0 ? rc : 0;
 }
 
-/* ORs the doc ids of the delta keys starting with prefix k (tag 'P') into acc. */
+/* ORs the doc ids of the deltas (tag 'P', keys and group values) starting with prefix k into acc. */
 static int or_deltas(qstate *q, const mr_key *k, roaring_bitmap_t *acc)
 {
 	if (k->err)
 		return 0;
 	uint8_t end[MR_DATA_MAX_KEY];
 	mr_range r = mr_range_prefix(mr_key_slice(k), end, sizeof(end));
-	r.flags = MR_SCAN_KEYS_ONLY;
 	mr_iter *it = NULL;
 	int rc = mr_data_scan(q->b->data, &r, &it);
 	if (rc < 0)
 		return rc;
 	mr_slice key, val;
-	while ((rc = mr_iter_next(it, &key, &val)) == 1)
-		if (key.len >= k->len + 4)
-			roaring_bitmap_add(acc, (uint32_t)get_be(key.ptr + key.len - 4, 4));
+	while ((rc = mr_iter_next(it, &key, &val)) == 1) {
+		if (key.len < k->len + 4)
+			continue;
+		delta_iter di;
+		delta_iter_init(&di, key, val);
+		uint32_t doc = 0;
+		while ((rc = delta_next(&di, &doc)) == 1)
+			roaring_bitmap_add(acc, doc);
+		if (rc < 0)
+			break;
+	}
 	mr_iter_free(it);
 	return rc < 0 ? rc : 0;
 }

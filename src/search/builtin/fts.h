@@ -8,10 +8,17 @@
  *        a CRoaring bitmap of doc ids, portable serialization.  kind 0 is
  *        the exact folded token, kind 1 its Snowball stem (the document's
  *        language comes before the term).  Headers: exact only.
- *   'P' <same as 'T'> doc u32                            -> "": a posting
- *        not yet merged into the bitmap.  Indexing only writes these (no
- *        read, no conflict); compaction moves them into the bitmap.
- *        A term's postings are the bitmap plus its 'P' keys.
+ *   'P' <same as 'T'> doc u32                            -> a delta: postings
+ *        not yet merged into the bitmap, of doc and of the documents the
+ *        value lists.  "" is doc alone (the only form before groups); else
+ *        the value is the other docs of the group, ascending, as varint
+ *        gaps: d1 - doc, d2 - d1, ... (each >= 1, so doc is the group's
+ *        smallest; a value starting with byte 0 is reserved).  A batch of
+ *        documents writes one delta per term, keyed by the smallest
+ *        document that gained it.  Indexing only writes these (no read, no
+ *        conflict); compaction moves them into the bitmap.  A term's
+ *        postings are the bitmap plus its deltas' documents; each (term,
+ *        doc) posting is in exactly one of them.
  *   'S' doc u32, field u8, [header name]  -> the field's token stream
  *        (varint position delta, varint length, bytes; in order).
  *   'D' doc u32                           -> metadata (date, size, flags,
@@ -150,6 +157,51 @@ static inline void key_delta_prefix(mr_key *k, mr_slice tkey)
 	memcpy(k->buf, tkey.ptr, tkey.len);
 	k->buf[TAG_OFFSET] = 'P';
 	k->len = tkey.len;
+}
+
+/* Iterates the documents of a delta: the key's doc, then the value's gaps. */
+typedef struct delta_iter {
+	mr_slice val;
+	size_t at;
+	uint32_t doc;
+	bool started;
+} delta_iter;
+
+/* key is a whole 'P' key (its last 4 bytes are the doc). */
+static inline void delta_iter_init(delta_iter *it, mr_slice key, mr_slice val)
+{
+	it->val = val;
+	it->at = 0;
+	it->doc = key.len >= 4 ? (uint32_t)get_be(key.ptr + key.len - 4, 4) : 0;
+	it->started = false;
+}
+
+/* Returns 1 with *doc (ascending), 0 at the end, MR_ECORRUPT on a bad value. */
+static inline int delta_next(delta_iter *it, uint32_t *doc)
+{
+	if (!it->started) {
+		it->started = true;
+		*doc = it->doc;
+		return 1;
+	}
+	if (it->at >= it->val.len)
+		return 0;
+	uint64_t gap;
+	if (!get_varint(it->val.ptr, it->val.len, &it->at, &gap) || gap == 0 || gap > UINT32_MAX - it->doc)
+		return mr_error_set(MR_ECORRUPT, "search index: posting delta of doc %u: bad value (%zu bytes)",
+				    it->doc, it->val.len);
+	it->doc += (uint32_t)gap;
+	*doc = it->doc;
+	return 1;
+}
+
+/* The value of a delta of docs[0..n) (ascending, distinct; docs[0] is the key's doc). */
+static inline int put_delta_value(mr_buf *b, const uint32_t *docs, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 1; rc == 0 && i < n; i++)
+		rc = put_varint(b, docs[i] - docs[i - 1]);
+	return rc;
 }
 
 static inline void key_doc(mr_key *k, uint64_t account, uint8_t tag, uint32_t doc)

@@ -5,13 +5,30 @@
  * posting deltas into roaring bitmaps, and exports the backend vtable.
  * Queries are exec.c's; what a term is, analyzer.c's.
  *
- * Concurrency: indexing a document is one data-store batch.  New postings
- * are blind writes of per-document delta keys, so concurrent indexers never
+ * Concurrency: indexing a document (or a batch of them) is one data-store
+ * batch.  New postings are blind writes of delta keys, one per term for
+ * the documents of the batch that gained it, so concurrent indexers never
  * conflict on common words.  Removing a posting (re-index, delete) and
  * compaction (deltas -> bitmap) read, then assert what they read: a
  * conflict returns MR_ECONFLICT and mr_data_retry re-runs the step.  The
  * document's metadata is asserted too, so two writers of one document
  * serialize.  No posting is lost; a document is never half indexed.
+ *
+ * Invariant that makes the blind write safe: each (term, doc) posting is
+ * in exactly one place, the term's bitmap or one delta, and a delta keyed
+ * by d (P(term, d)) always contains d and only docs > d.  A batch writes
+ * P(term, d) only for the smallest d of the docs gaining the term, which
+ * did not have it (their old token streams, read under their asserted
+ * metadata, lack it), so no delta keyed by d exists and none is
+ * overwritten.  Removal keeps it: a doc leaves the one delta holding it
+ * (scanned among the term's deltas keyed <= doc, asserted as read), which
+ * is kept under its key while its key doc stays (still the smallest),
+ * re-keyed under the smallest doc left when the key doc leaves (that key
+ * does not exist, as its doc's posting is in this group; asserted absent),
+ * or cleared when empty; else the doc leaves the bitmap.  Compaction moves
+ * a whole delta (value asserted) into the bitmap in one batch.  A batch
+ * takes out all its docs that lose one term in one step, so two removals
+ * of one batch never rewrite the same group or bitmap from stale reads.
  */
 #include "search/builtin/fts.h"
 
@@ -334,30 +351,166 @@ static int load_old(txn *t, mr_buf *old_meta, bool *found, strset *old_terms, st
 	return strset_sort(old_terms);
 }
 
-/*
- * Takes doc out of the postings of tkey: its delta key if present (asserted,
- * so a concurrent compaction moving it conflicts), else the bitmap
- * (rewritten with its old value asserted).
- */
-static int remove_posting(txn *t, mr_batch *batch, mr_slice tkey, int64_t *bytes_delta)
+/* ---- posting changes of a batch, grouped by term ---- */
+
+typedef struct change {
+	size_t off, len; /* the term key ('T') in changes.bytes */
+	uint32_t doc;
+	bool add;
+} change;
+
+typedef struct changes {
+	mr_buf bytes;
+	change *v;
+	size_t n, cap;
+} changes;
+
+static int changes_add(changes *c, mr_slice tkey, uint32_t doc, bool add)
 {
-	mr_buf old = MR_BUF_INIT;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		change *v = mr_realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			return MR_ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (change){.off = c->bytes.len, .len = tkey.len, .doc = doc, .add = add};
+	return mr_buf_put(&c->bytes, tkey.ptr, tkey.len);
+}
+
+static mr_slice change_term(const changes *c, size_t i) { return mr_slice_of(c->bytes.ptr + c->v[i].off, c->v[i].len); }
+
+/* Term, then removals before additions, then doc. */
+static int change_cmp(const void *a, const void *b, void *ctx)
+{
+	const changes *c = ctx;
+	const change *x = a, *y = b;
+	int r = mr_slice_cmp(mr_slice_of(c->bytes.ptr + x->off, x->len), mr_slice_of(c->bytes.ptr + y->off, y->len));
+	if (r)
+		return r;
+	if (x->add != y->add)
+		return x->add ? 1 : -1;
+	return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static void changes_dispose(changes *c)
+{
+	mr_buf_dispose(&c->bytes);
+	mr_free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+typedef struct u32vec {
+	uint32_t *v;
+	size_t n, cap;
+} u32vec;
+
+static int u32vec_push(u32vec *a, uint32_t x)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		uint32_t *v = mr_realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return MR_ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = x;
+	return 0;
+}
+
+/* The index of x in the ascending v[0..n), or n. */
+static size_t u32_find(const uint32_t *v, size_t n, uint32_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo] == x ? lo : n;
+}
+
+/*
+ * Takes the documents rm[0..nrm) (ascending) out of the postings of tkey.
+ * Each is in one delta keyed by a doc <= itself or in the bitmap.  A delta
+ * holding some of them is asserted as read and rewritten without them:
+ * kept under its key while its key doc stays, re-keyed under the smallest
+ * doc left when its key doc goes (that key cannot exist: its doc's posting
+ * is in this group; asserted absent all the same), cleared when empty.
+ * The rest come out of the bitmap (rewritten with its old value asserted).
+ * The assertions make a concurrent compaction or remover conflict.
+ */
+static int remove_postings(builtin *b, mr_batch *batch, mr_slice tkey, const uint32_t *rm, size_t nrm,
+			   int64_t *bytes_delta)
+{
+	mr_buf old = MR_BUF_INIT, nv = MR_BUF_INIT;
 	roaring_bitmap_t *bm = NULL;
 	char *ser = NULL;
-	mr_key pk;
-	key_delta(&pk, tkey, t->doc);
-	int rc = pk.err ? 0 : mr_data_get(t->b->data, mr_key_slice(&pk), &old);
-	if (rc == 0 && !pk.err) {
-		rc = mr_batch_assert_value(batch, mr_key_slice(&pk), MR_SLICE_EMPTY);
-		if (rc == 0)
-			rc = mr_batch_clear(batch, mr_key_slice(&pk));
-		*bytes_delta -= (int64_t)pk.len;
-		goto done;
+	mr_iter *it = NULL;
+	u32vec g = {0}, keep = {0};
+	bool *found = mr_calloc(nrm, sizeof(*found));
+	size_t nfound = 0;
+	int rc = found ? 0 : MR_ENOMEM;
+	mr_key pk, ek;
+	key_delta_prefix(&pk, tkey);
+	key_delta(&ek, tkey, rm[nrm - 1]);
+	if (rc == 0 && !pk.err && !ek.err) {
+		/* the deltas that can hold them: keyed by a doc <= the largest */
+		mr_range r = {.begin = mr_key_slice(&pk), .end = mr_key_slice(&ek), .end_inclusive = true};
+		rc = mr_data_scan(b->data, &r, &it);
+		mr_slice key, val;
+		while (rc == 0 && nfound < nrm && (rc = mr_iter_next(it, &key, &val)) == 1) {
+			rc = 0;
+			if (key.len != pk.len + 4)
+				continue; /* another term's key */
+			delta_iter di;
+			delta_iter_init(&di, key, val);
+			g.n = keep.n = 0;
+			uint32_t doc = 0;
+			bool hit = false;
+			while (rc == 0 && (rc = delta_next(&di, &doc)) == 1) {
+				rc = u32vec_push(&g, doc);
+				size_t lo = u32_find(rm, nrm, doc);
+				if (lo < nrm) {
+					hit = true;
+					if (!found[lo]) {
+						found[lo] = true;
+						nfound++;
+					}
+				} else if (rc == 0) {
+					rc = u32vec_push(&keep, doc);
+				}
+			}
+			if (rc < 0 || !hit)
+				continue;
+			rc = mr_batch_assert_value(batch, key, val);
+			if (rc == 0 && (keep.n == 0 || keep.v[0] != g.v[0]))
+				rc = mr_batch_clear(batch, key);
+			if (rc < 0 || keep.n == 0) {
+				*bytes_delta -= (int64_t)(key.len + val.len);
+				continue;
+			}
+			mr_buf_clear(&nv);
+			if ((rc = put_delta_value(&nv, keep.v, keep.n)) < 0)
+				continue;
+			mr_key nk;
+			key_delta(&nk, tkey, keep.v[0]);
+			if (keep.v[0] != g.v[0])
+				rc = mr_batch_assert_absent(batch, mr_key_slice(&nk));
+			if (rc == 0)
+				rc = mr_batch_set(batch, mr_key_slice(&nk), mr_buf_slice(&nv));
+			*bytes_delta += (int64_t)nv.len - (int64_t)val.len;
+		}
+		mr_iter_free(it);
 	}
-	if (rc != MR_ENOTFOUND && rc < 0)
+	if (rc < 0 || nfound == nrm)
 		goto done;
 	mr_error_clear();
-	rc = mr_data_get(t->b->data, tkey, &old);
+	rc = mr_data_get(b->data, tkey, &old);
 	if (rc == MR_ENOTFOUND) { /* nowhere: nothing to take out */
 		mr_error_clear();
 		rc = 0;
@@ -369,9 +522,14 @@ static int remove_posting(txn *t, mr_batch *batch, mr_slice tkey, int64_t *bytes
 		rc = MR_ECORRUPT;
 		goto done;
 	}
-	if (!roaring_bitmap_contains(bm, t->doc))
+	bool changed = false;
+	for (size_t i = 0; i < nrm; i++)
+		if (!found[i] && roaring_bitmap_contains(bm, rm[i])) {
+			roaring_bitmap_remove(bm, rm[i]);
+			changed = true;
+		}
+	if (!changed)
 		goto done;
-	roaring_bitmap_remove(bm, t->doc);
 	if ((rc = mr_batch_assert_value(batch, tkey, mr_buf_slice(&old))) < 0)
 		goto done;
 	if (roaring_bitmap_is_empty(bm)) {
@@ -390,17 +548,64 @@ static int remove_posting(txn *t, mr_batch *batch, mr_slice tkey, int64_t *bytes
 	*bytes_delta += (int64_t)n - (int64_t)old.len;
 done:
 	mr_free(ser);
+	mr_free(found);
+	mr_free(g.v);
+	mr_free(keep.v);
 	if (bm)
 		roaring_bitmap_free(bm);
 	mr_buf_dispose(&old);
+	mr_buf_dispose(&nv);
 	return rc;
 }
 
 /*
- * Adds to batch what (re)indexing or removing t->doc needs, and adds its
- * counter deltas to *cnt (docs, tokens, bytes) for the caller to write once.
+ * Writes a batch's posting changes: per term, the removals (remove_postings)
+ * and one blind delta for the documents that gained it, keyed by the
+ * smallest.
  */
-static int index_build(txn *t, mr_batch *batch, int64_t cnt[3])
+static int apply_changes(builtin *b, mr_batch *batch, changes *ch, int64_t *bytes_delta)
+{
+	if (ch->n == 0)
+		return 0;
+	qsort_r(ch->v, ch->n, sizeof(*ch->v), change_cmp, ch);
+	u32vec rm = {0}, ad = {0};
+	mr_buf val = MR_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < ch->n;) {
+		mr_slice term = change_term(ch, i);
+		size_t j = i;
+		rm.n = ad.n = 0;
+		for (; rc == 0 && j < ch->n && mr_slice_eq(change_term(ch, j), term); j++)
+			rc = u32vec_push(ch->v[j].add ? &ad : &rm, ch->v[j].doc);
+		i = j;
+		if (rc == 0 && rm.n)
+			rc = remove_postings(b, batch, term, rm.v, rm.n, bytes_delta);
+		if (rc < 0 || !ad.n)
+			continue;
+		/* a blind write: no doc of ad had the term, so no delta is keyed by ad.v[0] */
+		mr_key pk;
+		key_delta(&pk, term, ad.v[0]);
+		if (pk.err)
+			continue;
+		mr_buf_clear(&val);
+		rc = put_delta_value(&val, ad.v, ad.n);
+		if (rc == 0)
+			rc = mr_batch_set(batch, mr_key_slice(&pk), mr_buf_slice(&val));
+		*bytes_delta += (int64_t)(pk.len + val.len);
+	}
+	mr_free(rm.v);
+	mr_free(ad.v);
+	mr_buf_dispose(&val);
+	return rc;
+}
+
+/*
+ * Adds to batch what (re)indexing or removing t->doc needs but its
+ * postings, which go to ch (apply_changes writes them for the whole batch),
+ * and adds its counter deltas to *cnt (docs, tokens, bytes) for the caller
+ * to write once.
+ */
+static int index_build(txn *t, mr_batch *batch, changes *ch, int64_t cnt[3])
 {
 	builtin *b = t->b;
 	mr_buf old_meta = MR_BUF_INIT;
@@ -435,15 +640,9 @@ static int index_build(txn *t, mr_batch *batch, int64_t cnt[3])
 			i++;
 			j++;
 		} else if (c < 0) {
-			rc = remove_posting(t, batch, strset_at(&old_terms, i++), &bytes);
+			rc = changes_add(ch, strset_at(&old_terms, i++), t->doc, false);
 		} else {
-			/* a new posting is a blind write of its delta key: no read, no conflict */
-			mr_key pk;
-			key_delta(&pk, strset_at(&new_terms, j++), t->doc);
-			if (!pk.err) {
-				rc = mr_batch_set(batch, mr_key_slice(&pk), MR_SLICE_EMPTY);
-				bytes += (int64_t)pk.len;
-			}
+			rc = changes_add(ch, strset_at(&new_terms, j++), t->doc, true);
 		}
 	}
 	if (rc < 0)
@@ -524,22 +723,6 @@ static int add_counters(mr_batch *batch, uint64_t account, const int64_t cnt[3])
 	return rc;
 }
 
-static int index_txn(mr_data *d, void *payload)
-{
-	txn *t = payload;
-	mr_batch *batch = NULL;
-	int64_t cnt[3] = {0, 0, 0};
-	int rc = mr_batch_new(&batch, d);
-	if (rc == 0)
-		rc = index_build(t, batch, cnt);
-	if (rc == 0)
-		rc = add_counters(batch, t->account, cnt);
-	if (rc == 0)
-		rc = mr_batch_commit(batch);
-	mr_batch_free(batch);
-	return rc;
-}
-
 /* Several documents of one account (distinct ids) in one batch: one commit, one WAL sync. */
 typedef struct many_txn {
 	txn *t;
@@ -550,16 +733,26 @@ static int index_many_txn(mr_data *d, void *payload)
 {
 	many_txn *m = payload;
 	mr_batch *batch = NULL;
+	changes ch = {0};
 	int64_t cnt[3] = {0, 0, 0};
 	int rc = mr_batch_new(&batch, d);
 	for (size_t i = 0; rc == 0 && i < m->n; i++)
-		rc = index_build(&m->t[i], batch, cnt);
+		rc = index_build(&m->t[i], batch, &ch, cnt);
+	if (rc == 0)
+		rc = apply_changes(m->n ? m->t[0].b : NULL, batch, &ch, &cnt[2]);
 	if (rc == 0 && m->n)
 		rc = add_counters(batch, m->t[0].account, cnt);
 	if (rc == 0)
 		rc = mr_batch_commit(batch);
+	changes_dispose(&ch);
 	mr_batch_free(batch);
 	return rc;
+}
+
+static int index_txn(mr_data *d, void *payload)
+{
+	many_txn m = {payload, 1};
+	return index_many_txn(d, &m);
 }
 
 /* ---- compaction: deltas into bitmaps ---- */
@@ -577,6 +770,7 @@ static int index_many_txn(mr_data *d, void *payload)
 typedef struct compact_txn {
 	builtin *b;
 	const strset *deltas; /* delta keys, sorted: grouped by term */
+	const strset *vals;   /* their values as scanned (vals[i] of deltas[i]) */
 	size_t from, to;      /* the range of deltas this transaction merges */
 	size_t merged;
 	unsigned attempt;
@@ -623,20 +817,28 @@ static int compact_chunk(mr_data *d, void *payload)
 		size_t added = 0;
 		mr_buf dv = MR_BUF_INIT;
 		for (size_t k = i; rc == 0 && k < j; k++) {
-			mr_slice dk = strset_at(c->deltas, k);
-			/* only deltas still present: a remover may have taken one since the scan */
+			mr_slice dk = strset_at(c->deltas, k), val = strset_at(c->vals, k);
+			/* only deltas still present, as they are now: a remover may have taken or shrunk one since the scan */
 			rc = reread ? mr_data_get(c->b->data, dk, &dv) : 0;
 			if (rc == MR_ENOTFOUND) {
 				mr_error_clear();
 				rc = 0;
 				continue;
 			}
+			if (reread)
+				val = mr_buf_slice(&dv);
 			if (rc == 0)
-				rc = mr_batch_assert_value(batch, dk, MR_SLICE_EMPTY);
+				rc = mr_batch_assert_value(batch, dk, val);
 			if (rc == 0)
 				rc = mr_batch_clear(batch, dk);
-			roaring_bitmap_add(bm, (uint32_t)get_be(dk.ptr + dk.len - 4, 4));
-			bytes -= (int64_t)dk.len;
+			delta_iter di;
+			delta_iter_init(&di, dk, val);
+			uint32_t doc = 0;
+			while (rc == 0 && (rc = delta_next(&di, &doc)) == 1) {
+				roaring_bitmap_add(bm, doc);
+				rc = 0;
+			}
+			bytes -= (int64_t)(dk.len + val.len);
 			added++;
 		}
 		mr_buf_dispose(&dv);
@@ -687,20 +889,20 @@ static int compact_account(builtin *b, uint64_t account)
 	key_account(&k, account, 'P');
 	uint8_t end[MR_DATA_MAX_KEY];
 	for (;;) {
-		strset deltas = {0};
+		strset deltas = {0}, vals = {0};
 		mr_range r = mr_range_prefix(mr_key_slice(&k), end, sizeof(end));
 		if (last.len) {
 			r.begin = mr_buf_slice(&last);
 			r.begin_exclusive = true;
 		}
-		r.flags = MR_SCAN_KEYS_ONLY;
 		r.limit = COMPACT_PAGE;
 		mr_iter *it = NULL;
 		if ((rc = mr_data_scan(b->data, &r, &it)) < 0)
 			break;
 		mr_slice key, val;
 		while ((rc = mr_iter_next(it, &key, &val)) == 1)
-			if (key.len > TAG_OFFSET + 4 && (rc = strset_add(&deltas, key.ptr, key.len)) < 0)
+			if (key.len > TAG_OFFSET + 4 && ((rc = strset_add(&deltas, key.ptr, key.len)) < 0 ||
+							  (rc = strset_add(&vals, val.ptr, val.len)) < 0))
 				break;
 		mr_iter_free(it);
 		size_t total = deltas.n;
@@ -726,7 +928,7 @@ static int compact_account(builtin *b, uint64_t account)
 					break;
 				to++;
 			}
-			compact_txn c = {.b = b, .deltas = &deltas, .from = from, .to = to};
+			compact_txn c = {.b = b, .deltas = &deltas, .vals = &vals, .from = from, .to = to};
 			rc = mr_data_retry(b->data, compact_chunk, RETRY_ATTEMPTS, 2, 250, &c);
 			from = to;
 		}
@@ -735,6 +937,7 @@ static int compact_account(builtin *b, uint64_t account)
 			rc = mr_buf_set(&last, lk.ptr, lk.len);
 		}
 		strset_dispose(&deltas);
+		strset_dispose(&vals);
 		if (rc < 0 || total < COMPACT_PAGE)
 			break;
 	}

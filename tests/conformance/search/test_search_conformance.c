@@ -9,7 +9,7 @@
  * Covers field scoping, phrases, prefixes, boolean logic, dates, sizes,
  * flags and mailboxes, German/French/Russian/Japanese/Chinese text,
  * stemming equivalences, relevance order, deletes, re-indexing,
- * concurrent indexers, and that the suite leaves no document behind.
+ * batches (grouped postings), concurrent indexers, and that the suite leaves no document behind.
  */
 #include "harness.h"
 #include "mailroom/config.h"
@@ -447,6 +447,85 @@ static void test_search_conformance__concurrent_indexers(void)
 	MR_CHECK_EQ_INT(count(g_acct, "concurrent"), 0);
 }
 
+/* Indexes ids[0..n) as one batch: "grouped common" everywhere, "grpodd"/"grpeven" by parity, "grpN" each. */
+static int index_group(const uint32_t *ids, size_t n, const char *extra)
+{
+	mr_search_doc d[32];
+	char body[32][128];
+	for (size_t i = 0; i < n && i < 32; i++) {
+		snprintf(body[i], sizeof(body[i]), "grouped common %s grp%u %s", ids[i] % 2 ? "grpodd" : "grpeven",
+			 ids[i], extra ? extra : "");
+		d[i] = (mr_search_doc){.subject = "batch", .body = body[i], .date = DAY(2025, 2, 1) + ids[i], .size = 10};
+	}
+	return mr_search_index_batch(srch, g_acct, ids, d, n);
+}
+
+static void test_search_conformance__batch_groups(void)
+{
+	/* one batch: the built-in index writes one delta per term for the whole group */
+	uint32_t ids[16];
+	for (int i = 0; i < 16; i++)
+		ids[i] = (uint32_t)(3001 + i);
+	MR_CHECK_OK(index_group(ids, 16, NULL));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 16);
+	MR_CHECK_EQ_INT(count(g_acct, "grpodd"), 8);
+	MR_CHECK_EQ_INT(count(g_acct, "grp3007"), 1);
+	MR_CHECK_EQ_INT(count(g_acct, "\"grouped common\""), 16);
+	MR_CHECK_EQ_INT(count(g_acct, "grp30*"), 16);
+	/* delete the key doc of the groups (the smallest), then one inside them */
+	MR_CHECK_OK(mr_search_remove(srch, g_acct, 3001));
+	MR_CHECK_OK(mr_search_remove(srch, g_acct, 3006));
+	MR_CHECK_RC(mr_search_remove(srch, g_acct, 3001), MR_ENOTFOUND);
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 14);
+	MR_CHECK_EQ_INT(count(g_acct, "grpodd"), 7);
+	MR_CHECK_EQ_INT(count(g_acct, "grpeven"), 7);
+	MR_CHECK_EQ_INT(count(g_acct, "grp3001"), 0);
+	MR_CHECK_EQ_INT(count(g_acct, "grp3006"), 0);
+	/* the new key doc (3002) and the one after: re-indexed without the shared words */
+	mr_search_doc other = {.subject = "batch", .body = "regrouped words only", .date = DAY(2025, 2, 1), .size = 10};
+	MR_CHECK_OK(mr_search_index(srch, g_acct, 3002, &other));
+	MR_CHECK_OK(mr_search_index(srch, g_acct, 3009, &other));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 12);
+	MR_CHECK_EQ_INT(count(g_acct, "regrouped"), 2);
+	MR_CHECK_EQ_INT(count(g_acct, "grpodd"), 6);
+	MR_CHECK_EQ_INT(count(g_acct, "grpeven"), 6);
+	/* one batch re-indexing several docs of one group: some lose a term together, some gain it */
+	uint32_t re[] = {3002, 3003, 3004, 3005, 3016};
+	MR_CHECK_OK(index_group(re, 5, "regrouped"));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 13);
+	MR_CHECK_EQ_INT(count(g_acct, "regrouped"), 6);
+	uint32_t drop[] = {3003, 3004, 3005, 3007};
+	mr_search_doc dd[4];
+	for (int i = 0; i < 4; i++)
+		dd[i] = (mr_search_doc){.subject = "batch", .body = "dropped", .date = DAY(2025, 2, 1), .size = 10};
+	MR_CHECK_OK(mr_search_index_batch(srch, g_acct, drop, dd, 4));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 9);
+	MR_CHECK_EQ_INT(count(g_acct, "grpodd"), 3);
+	MR_CHECK_EQ_INT(count(g_acct, "regrouped"), 3);
+	MR_CHECK_EQ_INT(count(g_acct, "dropped"), 4);
+	/* merged into bitmaps: the same answers, and removal from the bitmap */
+	MR_CHECK_OK(mr_search_optimize(srch, g_acct));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 9);
+	MR_CHECK_EQ_INT(count(g_acct, "regrouped"), 3);
+	MR_CHECK_EQ_INT(count(g_acct, "\"grouped common\""), 9);
+	MR_CHECK_OK(mr_search_remove(srch, g_acct, 3016));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 8);
+	/* a new group beside the bitmap */
+	uint32_t more[] = {3020, 3021, 3022};
+	MR_CHECK_OK(index_group(more, 3, NULL));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 11);
+	MR_CHECK_EQ_INT(count(g_acct, "batch"), 16);
+	for (int i = 0; i < 16; i++)
+		if (ids[i] != 3001 && ids[i] != 3006 && ids[i] != 3016)
+			MR_CHECK_OK(mr_search_remove(srch, g_acct, ids[i]));
+	for (int i = 0; i < 3; i++)
+		MR_CHECK_OK(mr_search_remove(srch, g_acct, more[i]));
+	MR_CHECK_EQ_INT(count(g_acct, "batch"), 0);
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 0);
+	MR_CHECK_OK(mr_search_optimize(srch, g_acct));
+	MR_CHECK_EQ_INT(count(g_acct, "grouped"), 0);
+}
+
 static uint64_t docs_before;
 
 static void test_search_conformance__stats_and_cleanup(void)
@@ -586,6 +665,7 @@ int main(int argc, char **argv)
 	MR_TEST_RUN(test_search_conformance__optimize);
 	MR_TEST_RUN(test_search_conformance__delete_and_reindex);
 	MR_TEST_RUN(test_search_conformance__concurrent_indexers);
+	MR_TEST_RUN(test_search_conformance__batch_groups);
 	MR_TEST_RUN(test_search_conformance__stats_and_cleanup);
 
 	mr_search_close(srch);
