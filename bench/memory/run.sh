@@ -22,9 +22,11 @@ trap 'rm -rf "$scratch"' EXIT
 "$bench" rocksdb "$scratch/db" "${MR_BENCH_N_DATASTORE:-100000}"
 for v in MR_TEST_REDIS_URL MR_TEST_VALKEY_URL; do
   if [ -n "${!v:-}" ]; then
-    "$bench" redis "${!v}" "${MR_BENCH_N_REMOTE:-50000}" | sed "s/\"backend\":\"redis\"/\"backend\":\"${v#MR_TEST_}\"/; s/_URL\"/\"/"
+    name=${v#MR_TEST_}; name=${name%_URL}
+    "$bench" redis "${!v}" "${MR_BENCH_N_REMOTE:-50000}" | sed "s/\"backend\":\"redis\"/\"backend\":\"${name,,}\"/"
   else
-    echo "{\"bench\":\"memory\",\"backend\":\"${v#MR_TEST_}\",\"skipped\":\"$v not set (no server started)\"}" | sed 's/_URL"/"/'
+    name=${v#MR_TEST_}; name=${name%_URL}
+    echo "{\"bench\":\"memory\",\"backend\":\"${name,,}\",\"skipped\":\"$v not set (no server started)\"}"
   fi
 done
 if [ -n "${MR_TEST_REDIS_CLUSTER_URLS:-}" ]; then
