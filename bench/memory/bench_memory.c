@@ -50,11 +50,14 @@ enum { NKEYS = 1024 };
 static char keys[4][NKEYS][24];
 static size_t key_lens[4][NKEYS];
 
-static void make_keys(void)
+/* For a cluster the keys share one hash tag, as redis-benchmark --cluster's
+ * do (each of its clients works one master): a pipeline goes to one node. */
+static void make_keys(bool cluster)
 {
 	for (int op = 0; op < 4; op++)
 		for (int i = 0; i < NKEYS; i++)
-			key_lens[op][i] = (size_t)snprintf(keys[op][i], sizeof(keys[op][i]), "bench:%d:%d",
+			key_lens[op][i] = (size_t)snprintf(keys[op][i], sizeof(keys[op][i]),
+							   cluster ? "{bench}:%d:%d" : "bench:%d:%d",
 							   op == OP_GET ? OP_SET : op, i);
 }
 
@@ -223,7 +226,7 @@ int main(int argc, char **argv)
 			port = atoi(c + 1);
 		}
 	}
-	make_keys();
+	make_keys(strcmp(which, "redis-cluster") == 0);
 	run_single(OP_SET); /* warm-up */
 	const char *only = getenv("MR_BENCH_OPS"); /* e.g. "rate_check,get": a subset, for profiling */
 	for (int op = 0; op < 4; op++) {
