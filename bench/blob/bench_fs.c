@@ -3,7 +3,7 @@
  * against the raw disk baseline in the same run (issue 4: fs put/get >= 0.9
  * of the raw baseline at 64 KiB and above).
  *
- *   bench_fs [--dir DIR] [--runs R] [--sizes 4096,65536,...] [--sync-meta]
+ *   bench_fs [--dir DIR] [--runs R] [--sizes 4096,65536,...] [--meta-nosync]
  *
  * For each size, each run writes N distinct blobs (random bytes, so every
  * put is a new blob) and reads them back whole, three ways:
@@ -14,12 +14,13 @@
  *   raw     the same bytes as files in the same layout (DIR/raw/ab/cd/<hex
  *           id>): open a temp file, write, fsync, rename, fsync the
  *           directory; reads: open, read whole, close
- * Front and raw take turns every 8 blobs, the first of each turn
- * alternating, and their times are summed over the run.  The metadata store
- * runs with `sync = false` unless --sync-meta: the blob bytes are fsynced
- * either way, and a record lost to a crash leaves an orphan object that
- * purge deletes, never a link to missing bytes (the link's own batch is the
- * synced write).  Reads come from the page cache for both (the host caches
+ * Front and raw take turns about every 512 KiB (every blob from 512 KiB
+ * up), the first of each turn alternating, and their times are summed over the run.  The metadata store
+ * runs as configured by default (`sync = true`; --meta-nosync: false).  A
+ * put syncs only the blob's bytes either way: its records are committed
+ * MR_DURABLE_NONE / MR_DURABLE_LAZY and made durable by the link or
+ * reservation that later names the blob (docs/blob-store.md, "put").
+ * Reads come from the page cache for both (the host caches
  * the disk anyway: BENCHMARKING.md).
  * Prints one JSON line per size and op: median MB/s with min-max over the
  * runs, and the ratio front / raw: the median (min-max) over the runs of
@@ -40,7 +41,7 @@
 #include <unistd.h>
 
 #define MAX_RUNS 15
-#define CHUNK 8 /* blobs per turn */
+#define TURN_BYTES (512u * 1024u) /* front and raw take turns about every 512 KiB (at least one blob) */
 
 static double now_s(void)
 {
@@ -68,6 +69,14 @@ static void summarize(double *v, int n, double *med, double *lo, double *hi)
 	*lo = v[0];
 	*hi = v[n - 1];
 	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* splitmix64's finalizer: a bijection, so distinct stamps give distinct names */
+static uint64_t mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
 }
 
 static void fill_random(uint8_t *p, size_t n, uint64_t *state)
@@ -154,7 +163,7 @@ int main(int argc, char **argv)
 {
 	const char *dir = NULL;
 	int runs = 3;
-	bool sync_meta = false;
+	bool sync_meta = true;
 	size_t sizes[8] = {4096, 65536, 1048576, 33554432};
 	int nsizes = 4;
 	for (int i = 1; i < argc; i++) {
@@ -162,8 +171,8 @@ int main(int argc, char **argv)
 			dir = argv[++i];
 		else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
 			runs = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--sync-meta") == 0)
-			sync_meta = true;
+		else if (strcmp(argv[i], "--meta-nosync") == 0)
+			sync_meta = false;
 		else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
 			nsizes = 0;
 			for (char *s = argv[++i], *end; *s && nsizes < 8; s = *end ? end + 1 : end) {
@@ -172,7 +181,7 @@ int main(int argc, char **argv)
 					break;
 			}
 		} else {
-			fprintf(stderr, "usage: bench_fs [--dir DIR] [--runs R] [--sizes 4096,65536,...] [--sync-meta]\n");
+			fprintf(stderr, "usage: bench_fs [--dir DIR] [--runs R] [--sizes 4096,65536,...] [--meta-nosync]\n");
 			return 2;
 		}
 	}
@@ -220,19 +229,20 @@ int main(int argc, char **argv)
 		char (*hex)[MR_BLOB_ID_TEXT_LEN + 1] = calloc(n, sizeof *hex);
 		if (!data || !buf || !ids || !hex)
 			die("out of memory");
+		size_t chunk = size >= TURN_BYTES ? 1 : TURN_BYTES / size;
 		double put_f[MAX_RUNS], put_r[MAX_RUNS], get_f[MAX_RUNS], get_v[MAX_RUNS], get_r[MAX_RUNS];
 		mr_buf out = {0};
 		for (int r = 0; r < runs; r++) {
 			/* fresh random bytes per run; blob i starts at data + i % 64 and carries its own stamp */
 			fill_random(data, size * 2 + 8, &seed);
-			/* Front and raw take turns every CHUNK blobs (which goes first
+			/* Front and raw take turns every `chunk` blobs (which goes first
 			 * alternates), so both meet the same disk and cache weather:
 			 * a virtual disk's fsync latency drifts by 2-3x within seconds. */
 			double put_t[2] = {0, 0}, get_t[3] = {0, 0, 0};
-			for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
-				size_t c1 = c0 + CHUNK < n ? c0 + CHUNK : n;
+			for (size_t c0 = 0; c0 < n; c0 += chunk) {
+				size_t c1 = c0 + chunk < n ? c0 + chunk : n;
 				for (int pass = 0; pass < 2; pass++) {
-					bool front = (pass == 0) == ((c0 / CHUNK + (size_t)r) % 2 == 0);
+					bool front = (pass == 0) == ((c0 / chunk + (size_t)r) % 2 == 0);
 					double t0 = now_s();
 					for (size_t i = c0; i < c1; i++) {
 						/* distinct contents: stamp the blob number and run into the first bytes */
@@ -246,9 +256,13 @@ int main(int argc, char **argv)
 							if (!fresh)
 								die("put was not a new blob");
 						} else {
-							/* a 64-hex name in the same two-level fan-out */
+							/* a 64-hex name spread over the two-level
+							 * fan-out as uniformly as the front's hash
+							 * ids are (the first four hex digits pick
+							 * the directories) */
 							char name[MR_BLOB_ID_TEXT_LEN + 16];
-							snprintf(name, sizeof name, "%016llx%048d", (unsigned long long)stamp, 0);
+							snprintf(name, sizeof name, "%016llx%016llx%032d", (unsigned long long)mix64(stamp),
+								 (unsigned long long)stamp, 0);
 							raw_put(rawroot, name, p, size);
 							memcpy(hex[i], name, MR_BLOB_ID_TEXT_LEN);
 							hex[i][MR_BLOB_ID_TEXT_LEN] = '\0';
@@ -259,10 +273,10 @@ int main(int argc, char **argv)
 			}
 			put_f[r] = (double)(n * size) / put_t[0] / 1e6;
 			put_r[r] = (double)(n * size) / put_t[1] / 1e6;
-			for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
-				size_t c1 = c0 + CHUNK < n ? c0 + CHUNK : n;
+			for (size_t c0 = 0; c0 < n; c0 += chunk) {
+				size_t c1 = c0 + chunk < n ? c0 + chunk : n;
 				for (int pass = 0; pass < 3; pass++) {
-					int which = (pass + (int)(c0 / CHUNK) + r) % 3; /* 0 front, 1 front verified, 2 raw */
+					int which = (pass + (int)(c0 / chunk) + r) % 3; /* 0 front, 1 front verified, 2 raw */
 					double t0 = now_s();
 					for (size_t i = c0; i < c1; i++) {
 						if (which < 2) {

@@ -102,6 +102,32 @@ int mr_batch_lookup(const mr_batch *b, mr_slice key, mr_slice *value);
  * mr_batch_reset.
  */
 int mr_batch_commit(mr_batch *b);
+/*
+ * How durable a commit is when it returns (mr_batch_commit_durability):
+ *   MR_DURABLE_SYNC  as the store is configured (RocksDB `sync`, default
+ *                    true: on disk when commit returns) — mr_batch_commit.
+ *   MR_DURABLE_LAZY  logged but not flushed: durable with the next SYNC
+ *                    commit of this store (whichever thread makes it) or
+ *                    at close; a crash before that loses it whole, and
+ *                    only together with every commit after it.  For state
+ *                    a later synced commit depends on, e.g. the blob
+ *                    record a link asserts: a durable link implies a
+ *                    durable record.
+ *   MR_DURABLE_NONE  need not be logged: a crash may lose it whole even
+ *                    after later commits were made durable.  For state
+ *                    whose loss is harmless (the blob store's PENDING
+ *                    records).
+ * Never partial.  RocksDB: LAZY is a WAL write without sync, NONE skips the
+ * WAL (durable at the next memtable flush or close).  The other backends
+ * commit every batch as configured (a stronger durability is always
+ * correct).
+ */
+typedef enum mr_durability {
+	MR_DURABLE_SYNC = 0,
+	MR_DURABLE_LAZY = 1,
+	MR_DURABLE_NONE = 2,
+} mr_durability;
+int mr_batch_commit_durability(mr_batch *b, mr_durability durability);
 void mr_batch_reset(mr_batch *b);
 
 /*

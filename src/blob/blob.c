@@ -209,6 +209,13 @@ static int commit(mr_batch *b)
 	return rc;
 }
 
+static int commit_as(mr_batch *b, mr_durability durability)
+{
+	int rc = mr_batch_commit_durability(b, durability);
+	mr_batch_reset(b);
+	return rc;
+}
+
 /* ---- open / close ---- */
 
 int mr_blob_open(mr_blob **out, const mr_config *cfg, const char *store_id, mr_data *meta)
@@ -502,7 +509,7 @@ static int put_common(mr_blob *bs, const source *s, bool *stored_new)
 			rec_encode(&fresh, v);
 			mr_batch_assert_value(b, rec_key(&k, &s->id), mr_buf_slice(&raw));
 			mr_batch_set(b, rec_key(&k, &s->id), mr_slice_of(v, REC_LEN));
-			rc = commit(b);
+			rc = commit_as(b, MR_DURABLE_LAZY); /* as LIVE below */
 			if (rc == MR_ECONFLICT) {
 				rc = 0;
 				continue;
@@ -551,7 +558,7 @@ static int put_common(mr_blob *bs, const source *s, bool *stored_new)
 				mr_batch_assert_value(b, rec_key(&k, &s->id), mr_buf_slice(&raw));
 			mr_batch_set(b, rec_key(&k, &s->id), mr_slice_of(v, REC_LEN));
 			mr_batch_set(b, inline_key(&ik, &s->id), data);
-			rc = commit(b);
+			rc = commit_as(b, MR_DURABLE_LAZY); /* as LIVE below */
 			mr_buf_dispose(&z);
 			if (rc == MR_ECONFLICT) {
 				rc = 0;
@@ -563,14 +570,18 @@ static int put_common(mr_blob *bs, const source *s, bool *stored_new)
 			 * to purge's orphan pass */
 			break;
 		}
-		/* 1. PENDING, asserting what we read. */
+		/* 1. PENDING, asserting what we read.  Not logged
+		 * (MR_DURABLE_NONE): it only has to be seen by the purges and
+		 * puts running meanwhile; lost in a crash, it leaves what it
+		 * replaced (absent or a stale record) and the bytes an orphan,
+		 * which purge removes. */
 		rec_encode(&mine, v);
 		if (absent)
 			mr_batch_assert_absent(b, rec_key(&k, &s->id));
 		else
 			mr_batch_assert_value(b, rec_key(&k, &s->id), mr_buf_slice(&raw));
 		mr_batch_set(b, rec_key(&k, &s->id), mr_slice_of(v, REC_LEN));
-		rc = commit(b);
+		rc = commit_as(b, MR_DURABLE_NONE);
 		if (rc == MR_ECONFLICT) {
 			rc = 0;
 			continue;
@@ -593,14 +604,19 @@ static int put_common(mr_blob *bs, const source *s, bool *stored_new)
 			rc = saved;
 			break;
 		}
-		/* 3. LIVE, asserting our PENDING (a purge that tombstoned it meanwhile wins) */
+		/* 3. LIVE, asserting our PENDING (a purge that tombstoned it
+		 * meanwhile wins).  Lazy (logged, not flushed): every link or
+		 * reservation of the blob is a later synced commit of this store,
+		 * which makes the record durable first; a crash before any leaves
+		 * an unreferenced blob, which is garbage anyway (purge removes the
+		 * orphan bytes).  So a put costs the bytes' fsyncs only. */
 		live.state = ST_LIVE;
 		live.storage = STORE_BACKEND;
 		live.created_ms = now_ms(bs);
 		rec_encode(&live, v);
 		mr_batch_assert_value(b, rec_key(&k, &s->id), mr_slice_of(pending, REC_LEN));
 		mr_batch_set(b, rec_key(&k, &s->id), mr_slice_of(v, REC_LEN));
-		rc = commit(b);
+		rc = commit_as(b, MR_DURABLE_LAZY);
 		if (rc == MR_ECONFLICT) {
 			rc = 0;
 			continue;

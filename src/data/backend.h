@@ -18,7 +18,7 @@
 #include "core/config.h"
 #include "mailroom/data.h"
 
-#define MR_DATA_BACKEND_VERSION 2
+#define MR_DATA_BACKEND_VERSION 3
 
 typedef struct mr_data_backend mr_data_backend;
 
@@ -109,6 +109,17 @@ struct mr_data_backend {
 	 * store another process is writing.  NULL: the front uses open.
 	 */
 	int (*open_readonly)(mr_data_inst **out, const mr_store_config *sc);
+
+	/* ---- version 3 ---- */
+	/*
+	 * Optional. As commit (atomic, assertions checked, visible to every
+	 * later read and commit), with a weaker durability (MR_DURABLE_LAZY or
+	 * MR_DURABLE_NONE, include/mailroom/data.h).  A backend that cannot
+	 * relax one commit leaves it NULL, or calls its commit: a stronger
+	 * durability is always correct.
+	 */
+	int (*commit_relaxed)(mr_data_inst *inst, const mr_batch_op *ops, size_t nops, int64_t *add_result,
+			      mr_durability durability);
 };
 
 /* Registry: the compiled-in table for a type name, or NULL with an error

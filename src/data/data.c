@@ -305,7 +305,7 @@ int mr_batch_assert_value(mr_batch *b, mr_slice key, mr_slice expected)
 }
 int mr_batch_assert_absent(mr_batch *b, mr_slice key) { return push(b, MR_OP_ASSERT_ABSENT, key, MR_SLICE_EMPTY, 0); }
 
-int mr_batch_commit(mr_batch *b)
+static int batch_commit(mr_batch *b, mr_durability durability)
 {
 	if (b->err)
 		return b->err;
@@ -325,10 +325,22 @@ int mr_batch_commit(mr_batch *b)
 				       .value = {b->arena.ptr + e->voff, e->vlen},
 				       .delta = e->delta};
 	}
-	int rc = b->d->backend->commit(b->d->inst, ops, b->n, NULL);
+	const mr_data_backend *be = b->d->backend;
+	int rc = durability != MR_DURABLE_SYNC && be->version >= 3 && be->commit_relaxed
+			 ? be->commit_relaxed(b->d->inst, ops, b->n, NULL, durability)
+			 : be->commit(b->d->inst, ops, b->n, NULL);
 	if (ops != stack)
 		mr_free(ops);
 	return prefix_err(b->d, rc);
+}
+
+int mr_batch_commit(mr_batch *b) { return batch_commit(b, MR_DURABLE_SYNC); }
+
+int mr_batch_commit_durability(mr_batch *b, mr_durability durability)
+{
+	if (durability != MR_DURABLE_SYNC && durability != MR_DURABLE_LAZY && durability != MR_DURABLE_NONE)
+		return mr_error_set(MR_EINVALID, "commit: unknown durability %d", (int)durability);
+	return batch_commit(b, durability);
 }
 
 int mr_data_retry(mr_data *d, mr_data_txn_fn fn, unsigned max_attempts, uint64_t base_ms, uint64_t cap_ms, void *payload)

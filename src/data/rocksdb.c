@@ -27,6 +27,8 @@ typedef struct rocksdb_inst {
 	rocksdb_options_t *opts;
 	rocksdb_column_family_handle_t *cf[2]; /* default, counters */
 	rocksdb_writeoptions_t *wopts;
+	rocksdb_writeoptions_t *wopts_lazy; /* MR_DURABLE_LAZY: WAL, no sync */
+	rocksdb_writeoptions_t *wopts_none; /* MR_DURABLE_NONE: no WAL */
 	rocksdb_readoptions_t *ropts;
 	rocksdb_cache_t *cache;
 	rocksdb_block_based_table_options_t *bbto;
@@ -78,6 +80,10 @@ static void rocksdb_close_inst(mr_data_inst *inst)
 		rocksdb_close(r->db);
 	if (r->wopts)
 		rocksdb_writeoptions_destroy(r->wopts);
+	if (r->wopts_lazy)
+		rocksdb_writeoptions_destroy(r->wopts_lazy);
+	if (r->wopts_none)
+		rocksdb_writeoptions_destroy(r->wopts_none);
 	if (r->ropts)
 		rocksdb_readoptions_destroy(r->ropts);
 	if (r->opts)
@@ -156,6 +162,10 @@ static int open_inst(mr_data_inst **out, const mr_store_config *sc, bool readonl
 	rocksdb_options_set_block_based_table_factory(r->opts, r->bbto);
 	r->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(r->wopts, sync);
+	r->wopts_lazy = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(r->wopts_lazy, 0);
+	r->wopts_none = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_disable_WAL(r->wopts_none, 1);
 	r->ropts = rocksdb_readoptions_create();
 
 	const char *names[2] = {"default", "counters"};
@@ -245,7 +255,7 @@ static int rocksdb_get_counter(mr_data_inst *inst, mr_slice key, int64_t *out)
 }
 
 /* Plain batch: one WriteBatch, atomic and durable. */
-static int commit_plain(rocksdb_inst *r, const mr_batch_op *ops, size_t n)
+static int commit_plain(rocksdb_inst *r, const rocksdb_writeoptions_t *wo, const mr_batch_op *ops, size_t n)
 {
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	for (size_t i = 0; i < n; i++) {
@@ -259,7 +269,7 @@ static int commit_plain(rocksdb_inst *r, const mr_batch_op *ops, size_t n)
 		}
 	}
 	char *err = NULL;
-	rocksdb_write(r->db, r->wopts, wb, &err);
+	rocksdb_write(r->db, wo, wb, &err);
 	rocksdb_writebatch_destroy(wb);
 	return err ? rerr("commit", err) : 0;
 }
@@ -274,7 +284,8 @@ static int commit_plain(rocksdb_inst *r, const mr_batch_op *ops, size_t n)
  * file), and much cheaper than an optimistic transaction, which tracks and
  * re-validates every key it writes: an index batch writes thousands.
  */
-static int commit_checked(rocksdb_inst *r, const mr_batch_op *ops, size_t n, int64_t *add_result)
+static int commit_checked(rocksdb_inst *r, const rocksdb_writeoptions_t *wo, const mr_batch_op *ops, size_t n,
+			  int64_t *add_result)
 {
 	rocksdb_writebatch_wi_t *wb = rocksdb_writebatch_wi_create(0, 1);
 	char *err = NULL;
@@ -328,7 +339,7 @@ static int commit_checked(rocksdb_inst *r, const mr_batch_op *ops, size_t n, int
 		}
 	}
 	if (!rc) {
-		rocksdb_write_writebatch_wi(r->db, r->wopts, wb, &err);
+		rocksdb_write_writebatch_wi(r->db, wo, wb, &err);
 		if (err)
 			rc = rerr("commit", err);
 	}
@@ -337,7 +348,8 @@ static int commit_checked(rocksdb_inst *r, const mr_batch_op *ops, size_t n, int
 	return rc;
 }
 
-static int rocksdb_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t n, int64_t *add_result)
+static int commit_with(mr_data_inst *inst, const rocksdb_writeoptions_t *wo, const mr_batch_op *ops, size_t n,
+		       int64_t *add_result)
 {
 	rocksdb_inst *r = downcast(inst);
 	bool plain = true;
@@ -345,11 +357,26 @@ static int rocksdb_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t n, 
 		if (ops[i].kind != MR_OP_SET && ops[i].kind != MR_OP_CLEAR)
 			plain = false;
 	if (!plain)
-		return commit_checked(r, ops, n, add_result);
+		return commit_checked(r, wo, ops, n, add_result);
 	pthread_rwlock_rdlock(&r->commit_lock);
-	int rc = commit_plain(r, ops, n);
+	int rc = commit_plain(r, wo, ops, n);
 	pthread_rwlock_unlock(&r->commit_lock);
 	return rc;
+}
+
+static int rocksdb_commit(mr_data_inst *inst, const mr_batch_op *ops, size_t n, int64_t *add_result)
+{
+	return commit_with(inst, downcast(inst)->wopts, ops, n, add_result);
+}
+
+/* LAZY: in the WAL, synced by the next synced write (RocksDB syncs the
+ * WAL up to that write); NONE: memtable only, durable at the next flush
+ * (or the flush on close). */
+static int rocksdb_commit_relaxed(mr_data_inst *inst, const mr_batch_op *ops, size_t n, int64_t *add_result,
+				  mr_durability durability)
+{
+	rocksdb_inst *r = downcast(inst);
+	return commit_with(inst, durability == MR_DURABLE_NONE ? r->wopts_none : r->wopts_lazy, ops, n, add_result);
 }
 
 static int rocksdb_scan(mr_data_inst *inst, const mr_range *range, size_t limit, mr_kvpage *page)
@@ -442,4 +469,5 @@ const mr_data_backend mr_data_backend_rocksdb = {
 	.scan = rocksdb_scan,
 	.maintain = rocksdb_maintain,
 	.open_readonly = rocksdb_open_ro,
+	.commit_relaxed = rocksdb_commit_relaxed,
 };

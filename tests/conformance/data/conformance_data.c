@@ -547,6 +547,63 @@ static void test_data__persistence(void)
 	MR_CHECK_OK(clear_under(g_d, "p-"));
 }
 
+/* MR_DURABLE_LAZY / MR_DURABLE_NONE relax durability only: atomic, their
+ * assertions checked, visible at once to reads and to later assertions,
+ * and kept across a clean close. */
+static void test_data__relaxed_durability(void)
+{
+	static const mr_durability modes[] = {MR_DURABLE_LAZY, MR_DURABLE_NONE, MR_DURABLE_SYNC};
+	mr_key k, k2;
+	mr_buf v = MR_BUF_INIT;
+	for (size_t i = 0; i < MR_ARRAY_LEN(modes); i++) {
+		char a[16], bkey[16];
+		snprintf(a, sizeof a, "rd-a%zu", i);
+		snprintf(bkey, sizeof bkey, "rd-b%zu", i);
+		mr_batch *b;
+		MR_CHECK_OK(mr_batch_new(&b, g_d));
+		/* absent -> set both keys atomically */
+		MR_CHECK_OK(mr_batch_assert_absent(b, KS(&k, a)));
+		MR_CHECK_OK(mr_batch_set(b, KS(&k, a), mr_slice_str("one")));
+		MR_CHECK_OK(mr_batch_set(b, KS(&k2, bkey), mr_slice_str("two")));
+		MR_CHECK_OK(mr_batch_commit_durability(b, modes[i]));
+		mr_batch_reset(b);
+		MR_CHECK_OK(mr_data_get(g_d, KS(&k, a), &v));
+		MR_CHECK_EQ_STR(mr_buf_cstr(&v), "one");
+		/* a later assertion sees it: absent fails, nothing applied */
+		MR_CHECK_OK(mr_batch_assert_absent(b, KS(&k, a)));
+		MR_CHECK_OK(mr_batch_set(b, KS(&k2, bkey), mr_slice_str("lost")));
+		MR_CHECK_EQ_INT(mr_batch_commit_durability(b, modes[i]), MR_ECONFLICT);
+		mr_batch_reset(b);
+		MR_CHECK_OK(mr_data_get(g_d, KS(&k2, bkey), &v));
+		MR_CHECK_EQ_STR(mr_buf_cstr(&v), "two");
+		/* compare-and-set on the relaxed value */
+		MR_CHECK_OK(mr_batch_assert_value(b, KS(&k, a), mr_slice_str("one")));
+		MR_CHECK_OK(mr_batch_set(b, KS(&k, a), mr_slice_str("three")));
+		MR_CHECK_OK(mr_batch_commit_durability(b, modes[i]));
+		mr_batch_free(b);
+	}
+	{
+		mr_batch *b;
+		MR_CHECK_OK(mr_batch_new(&b, g_d));
+		MR_CHECK_OK(mr_batch_set(b, KS(&k, "rd-x"), mr_slice_str("x")));
+		MR_CHECK_EQ_INT(mr_batch_commit_durability(b, (mr_durability)7), MR_EINVALID);
+		mr_batch_free(b);
+		MR_CHECK_EQ_INT(mr_data_get(g_d, KS(&k, "rd-x"), &v), MR_ENOTFOUND);
+	}
+	/* a clean close keeps every mode's writes */
+	mr_data_close(g_d);
+	g_d = NULL;
+	MR_CHECK_OK(open_store(&g_d));
+	for (size_t i = 0; i < MR_ARRAY_LEN(modes); i++) {
+		char a[16];
+		snprintf(a, sizeof a, "rd-a%zu", i);
+		MR_CHECK_OK(mr_data_get(g_d, KS(&k, a), &v));
+		MR_CHECK_EQ_STR(mr_buf_cstr(&v), "three");
+	}
+	mr_buf_dispose(&v);
+	MR_CHECK_OK(clear_under(g_d, "rd-"));
+}
+
 #define KILL_BATCH 50
 
 static void test_data__sigkill_mid_batch(void)
@@ -679,6 +736,7 @@ int main(int argc, char **argv)
 	MR_TEST_RUN(test_data__concurrent_counters);
 	MR_TEST_RUN(test_data__compare_and_set);
 	MR_TEST_RUN(test_data__persistence);
+	MR_TEST_RUN(test_data__relaxed_durability);
 	if (g_d)
 		MR_TEST_RUN(test_data__sigkill_mid_batch);
 	if (g_d)
