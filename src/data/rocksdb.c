@@ -6,7 +6,8 @@
  * on the base database (no transaction overhead).  A batch with assertions
  * or counter adds is checked and written under an in-process writer lock
  * (commit_checked: assertions and counter reads see the database and the
- * batch's earlier writes; MR_ECONFLICT when an assertion does not hold).
+ * batch's earlier writes, tracked for the keys read only; MR_ECONFLICT when
+ * an assertion does not hold).
  * The database is opened as a plain DB: earlier builds opened it as an
  * OptimisticTransactionDB, which stores nothing of its own in the directory
  * (the same files open either way) but allocates 2^20 lock buckets on every
@@ -275,19 +276,86 @@ static int commit_plain(rocksdb_inst *r, const rocksdb_writeoptions_t *wo, const
 }
 
 /*
+ * The keys a checked batch reads (its assertions' and counter adds' keys),
+ * with what the batch itself has written to them so far: an open-addressing
+ * table over slices of the ops array (valid for the commit).  Only these
+ * keys are tracked, so a batch of thousands of index writes with a few
+ * assertions costs a hash probe per op, not an indexed write batch.
+ */
+enum { OV_UNSEEN = 0, OV_VALUE, OV_ABSENT };
+typedef struct ov_entry {
+	const uint8_t *key;
+	size_t klen;
+	uint8_t cf;     /* 0 values, 1 counters */
+	uint8_t state;  /* OV_*: what the batch wrote last (OV_UNSEEN: nothing yet) */
+	mr_slice value; /* OV_VALUE, cf 0 */
+	int64_t counter; /* OV_VALUE, cf 1 */
+} ov_entry;
+
+typedef struct overlay {
+	ov_entry *slot;
+	size_t mask;
+} overlay;
+
+static uint64_t ov_hash(const uint8_t *p, size_t n, uint8_t cf)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ cf;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* The entry of (cf, key); with add, inserted if missing; NULL if missing (or no table). */
+static ov_entry *ov_find(overlay *o, uint8_t cf, mr_slice key, bool add)
+{
+	if (!o->slot)
+		return NULL;
+	for (size_t i = ov_hash(key.ptr, key.len, cf) & o->mask;; i = (i + 1) & o->mask) {
+		ov_entry *e = &o->slot[i];
+		if (!e->key) {
+			if (!add)
+				return NULL;
+			e->key = key.ptr ? key.ptr : (const uint8_t *)"";
+			e->klen = key.len;
+			e->cf = cf;
+			return e;
+		}
+		if (e->cf == cf && e->klen == key.len && memcmp(e->key, key.ptr, key.len) == 0)
+			return e;
+	}
+}
+
+/*
  * A batch with assertions or counter adds, validated under the exclusive
  * side of commit_lock: nothing else commits while its assertions and
- * counters are read (through the batch, so an op sees the batch's earlier
- * writes) and the batch is written.  Plain batches take the shared side, so
- * they still commit concurrently (and share WAL syncs) with each other.
- * This is exact because one process owns the database (RocksDB's LOCK
- * file), and much cheaper than an optimistic transaction, which tracks and
- * re-validates every key it writes: an index batch writes thousands.
+ * counters are read (from the database, or from the batch's own earlier
+ * writes through the overlay) and the batch is written as one plain
+ * WriteBatch.  Plain batches take the shared side, so they still commit
+ * concurrently (and share WAL syncs) with each other.  This is exact
+ * because one process owns the database (RocksDB's LOCK file), and much
+ * cheaper than an optimistic transaction, which tracks and re-validates
+ * every key it writes: an index batch writes thousands.
  */
 static int commit_checked(rocksdb_inst *r, const rocksdb_writeoptions_t *wo, const mr_batch_op *ops, size_t n,
 			  int64_t *add_result)
 {
-	rocksdb_writebatch_wi_t *wb = rocksdb_writebatch_wi_create(0, 1);
+	size_t watched = 0;
+	for (size_t i = 0; i < n; i++)
+		watched += ops[i].kind != MR_OP_SET && ops[i].kind != MR_OP_CLEAR;
+	overlay ov = {0};
+	size_t cap = 16;
+	while (cap < watched * 2 + 2)
+		cap *= 2;
+	if (!(ov.slot = mr_calloc(cap, sizeof(*ov.slot))))
+		return mr_error_oom();
+	ov.mask = cap - 1;
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].kind == MR_OP_ADD)
+			(void)ov_find(&ov, 1, ops[i].key, true);
+		else if (ops[i].kind == MR_OP_ASSERT_VALUE || ops[i].kind == MR_OP_ASSERT_ABSENT)
+			(void)ov_find(&ov, 0, ops[i].key, true);
+
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	char *err = NULL;
 	int rc = 0;
 	pthread_rwlock_wrlock(&r->commit_lock);
@@ -297,37 +365,64 @@ static int commit_checked(rocksdb_inst *r, const rocksdb_writeoptions_t *wo, con
 		switch (o->kind) {
 		case MR_OP_ASSERT_VALUE:
 		case MR_OP_ASSERT_ABSENT: {
-			size_t len = 0;
-			char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(wb, r->db, r->ropts, r->cf[0], k,
-										  o->key.len, &len, &err);
-			if (err)
-				break;
-			bool holds = o->kind == MR_OP_ASSERT_ABSENT ? v == NULL
+			ov_entry *e = ov_find(&ov, 0, o->key, false);
+			bool holds;
+			if (e && e->state != OV_UNSEEN) {
+				holds = o->kind == MR_OP_ASSERT_ABSENT
+						? e->state == OV_ABSENT
+						: e->state == OV_VALUE && mr_slice_eq(e->value, o->value);
+			} else {
+				size_t len = 0;
+				char *v = rocksdb_get_cf(r->db, r->ropts, r->cf[0], k, o->key.len, &len, &err);
+				if (err)
+					break;
+				holds = o->kind == MR_OP_ASSERT_ABSENT ? v == NULL
 								   : (v && len == o->value.len && memcmp(v, o->value.ptr, len) == 0);
-			rocksdb_free(v);
+				rocksdb_free(v);
+			}
 			if (!holds)
 				rc = mr_error_set(MR_ECONFLICT, "assertion on a key no longer holds");
 			break;
 		}
-		case MR_OP_SET:
-			rocksdb_writebatch_wi_put_cf(wb, r->cf[0], k, o->key.len, (const char *)o->value.ptr, o->value.len);
+		case MR_OP_SET: {
+			rocksdb_writebatch_put_cf(wb, r->cf[0], k, o->key.len, (const char *)o->value.ptr, o->value.len);
+			ov_entry *e = ov_find(&ov, 0, o->key, false);
+			if (e) {
+				e->state = OV_VALUE;
+				e->value = o->value;
+			}
 			break;
-		case MR_OP_CLEAR:
-			rocksdb_writebatch_wi_delete_cf(wb, r->cf[0], k, o->key.len);
-			rocksdb_writebatch_wi_delete_cf(wb, r->cf[1], k, o->key.len);
+		}
+		case MR_OP_CLEAR: {
+			rocksdb_writebatch_delete_cf(wb, r->cf[0], k, o->key.len);
+			rocksdb_writebatch_delete_cf(wb, r->cf[1], k, o->key.len);
+			ov_entry *e = ov_find(&ov, 0, o->key, false);
+			if (e)
+				e->state = OV_ABSENT;
+			if ((e = ov_find(&ov, 1, o->key, false)))
+				e->state = OV_ABSENT;
 			break;
+		}
 		case MR_OP_ADD: {
-			size_t len = 0;
-			char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(wb, r->db, r->ropts, r->cf[1], k,
-										  o->key.len, &len, &err);
-			if (err)
-				break;
-			int64_t cur = v && len == 8 ? decode_i64(v) : 0;
-			rocksdb_free(v);
+			ov_entry *e = ov_find(&ov, 1, o->key, false);
+			MR_ASSERT(e);
+			int64_t cur = 0;
+			if (e->state == OV_VALUE) {
+				cur = e->counter;
+			} else if (e->state == OV_UNSEEN) {
+				size_t len = 0;
+				char *v = rocksdb_get_cf(r->db, r->ropts, r->cf[1], k, o->key.len, &len, &err);
+				if (err)
+					break;
+				cur = v && len == 8 ? decode_i64(v) : 0;
+				rocksdb_free(v);
+			}
 			int64_t nv = (int64_t)((uint64_t)cur + (uint64_t)o->delta); /* wraps like two's complement */
 			char enc[8];
 			encode_i64(enc, nv);
-			rocksdb_writebatch_wi_put_cf(wb, r->cf[1], k, o->key.len, enc, 8);
+			rocksdb_writebatch_put_cf(wb, r->cf[1], k, o->key.len, enc, 8);
+			e->state = OV_VALUE;
+			e->counter = nv;
 			if (add_result)
 				*add_result = nv;
 			break;
@@ -339,12 +434,13 @@ static int commit_checked(rocksdb_inst *r, const rocksdb_writeoptions_t *wo, con
 		}
 	}
 	if (!rc) {
-		rocksdb_write_writebatch_wi(r->db, wo, wb, &err);
+		rocksdb_write(r->db, wo, wb, &err);
 		if (err)
 			rc = rerr("commit", err);
 	}
 	pthread_rwlock_unlock(&r->commit_lock);
-	rocksdb_writebatch_wi_destroy(wb);
+	rocksdb_writebatch_destroy(wb);
+	mr_free(ov.slot);
 	return rc;
 }
 

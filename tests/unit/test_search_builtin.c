@@ -4,7 +4,8 @@
  * store: a batch writes one delta per term; deltas in the single-document
  * format (value "") written before groups are still read, removed and
  * compacted; compaction of mixed groups and single deltas across pages
- * (16384 keys) and chunks (8192 keys) keeps every posting.
+ * (16384 keys) and chunks (8192 keys) keeps every posting; the automatic
+ * compaction merges frequent terms only.
  */
 #include "harness.h"
 #include "mailroom/config.h"
@@ -246,6 +247,59 @@ static void test_search_builtin__old_format_and_compaction_edges(void)
 	MR_CHECK_EQ_INT(count("uniq102"), 0);
 }
 
+/* Delta keys of one exact body term. */
+static size_t term_deltas(const char *term)
+{
+	mr_key tk, dk;
+	key_term(&tk, ACCT, MR_FIELD_BODY, NULL, KIND_EXACT, NULL, term, strlen(term), false);
+	key_delta(&dk, mr_key_slice(&tk), 0);
+	uint8_t end[MR_DATA_MAX_KEY];
+	mr_range r = mr_range_prefix(mr_slice_of(dk.buf, dk.len - 4), end, sizeof(end));
+	mr_iter *it = NULL;
+	size_t n = 0;
+	if (mr_data_scan(data, &r, &it) < 0)
+		return SIZE_MAX;
+	mr_slice key, val;
+	while (mr_iter_next(it, &key, &val) == 1)
+		n++;
+	mr_iter_free(it);
+	return n;
+}
+
+static void test_search_builtin__automatic_compaction_is_tiered(void)
+{
+	/* A fresh handle; 1008 docs in groups of 16 pass the automatic
+	 * compaction's 1000: "tier" (63 deltas) goes into its bitmap, each
+	 * "tieruniqN" (one delta) stays a delta, and every count holds. */
+	mr_search_close(srch);
+	MR_CHECK_OK(mr_search_open_builtin(&srch, data));
+	const uint32_t first = 20000, n = 1008;
+	mr_search_doc d[16];
+	uint32_t ids[16];
+	char body[16][64];
+	for (uint32_t at = 0; at < n;) {
+		size_t m = 0;
+		for (; m < 16 && at < n; m++, at++) {
+			ids[m] = first + at;
+			snprintf(body[m], sizeof(body[m]), "tier tieruniq%u", first + at);
+			d[m] = (mr_search_doc){.body = body[m], .language = "en", .size = 10};
+		}
+		MR_CHECK_OK(mr_search_index_batch(srch, ACCT, ids, d, m));
+	}
+	MR_CHECK_EQ_INT(term_deltas("tier"), 0);
+	MR_CHECK_EQ_INT(term_deltas("tieruniq20000"), 1);
+	MR_CHECK_EQ_INT(term_deltas("tieruniq21007"), 1);
+	MR_CHECK_EQ_INT(count("tier"), n);
+	MR_CHECK_EQ_INT(count("tieruniq20000"), 1);
+	MR_CHECK_EQ_INT(count("tieruniq21007"), 1);
+	MR_CHECK_EQ_INT(count("tieruniq*"), n);
+	/* mr_search_optimize merges every delta */
+	MR_CHECK_OK(mr_search_optimize(srch, ACCT));
+	MR_CHECK_EQ_INT(term_deltas("tieruniq20000"), 0);
+	MR_CHECK_EQ_INT(count("tieruniq20000"), 1);
+	MR_CHECK_EQ_INT(count("tieruniq*"), n);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/mr-search-builtin-XXXXXX";
@@ -272,6 +326,7 @@ int main(void)
 	}
 	MR_TEST_RUN(test_search_builtin__batch_writes_groups);
 	MR_TEST_RUN(test_search_builtin__old_format_and_compaction_edges);
+	MR_TEST_RUN(test_search_builtin__automatic_compaction_is_tiered);
 	mr_search_close(srch);
 	mr_data_close(data);
 	mr_config_free(cfg);

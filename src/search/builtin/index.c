@@ -760,6 +760,12 @@ static int index_txn(mr_data *d, void *payload)
 #ifndef COMPACT_EVERY /* overridable to test page and chunk edges */
 #define COMPACT_EVERY 1000u
 #endif
+/* Automatic compaction merges only terms with at least this many deltas in
+ * a page: most delta keys belong to rare terms, whose one or few deltas cost
+ * a query no more than a bitmap would (mr_search_optimize merges all). */
+#ifndef AUTO_MIN_DELTAS
+#define AUTO_MIN_DELTAS 8u
+#endif
 #ifndef COMPACT_PAGE
 #define COMPACT_PAGE 16384u
 #endif
@@ -881,7 +887,7 @@ static int compact_chunk(mr_data *d, void *payload)
  * chunk of whole terms in one asserted batch (retried on conflict).  Safe
  * beside indexers, removers and other compactions.
  */
-static int compact_account(builtin *b, uint64_t account)
+static int compact_account(builtin *b, uint64_t account, size_t min_deltas)
 {
 	int rc = 0;
 	mr_buf last = MR_BUF_INIT; /* pages continue after the last key seen: never rescan tombstones */
@@ -919,19 +925,45 @@ static int compact_account(builtin *b, uint64_t account)
 			if (usable == 0) /* one term fills the page: merge it anyway */
 				usable = total;
 		}
+		/* only the terms with at least min_deltas deltas in the page */
+		strset sd = {0}, sv = {0};
+		const strset *md = &deltas, *mv = &vals;
+		size_t mn = usable;
+		if (min_deltas > 1) {
+			for (size_t t0 = 0, t1; rc >= 0 && t0 < usable; t0 = t1) {
+				mr_slice a = strset_at(&deltas, t0);
+				for (t1 = t0 + 1; t1 < usable; t1++) {
+					mr_slice z = strset_at(&deltas, t1);
+					if (a.len != z.len || memcmp(a.ptr, z.ptr, a.len - 4) != 0)
+						break;
+				}
+				if (t1 - t0 < min_deltas)
+					continue;
+				for (size_t i = t0; rc >= 0 && i < t1; i++) {
+					mr_slice dk = strset_at(&deltas, i), dv = strset_at(&vals, i);
+					if ((rc = strset_add(&sd, dk.ptr, dk.len)) >= 0)
+						rc = strset_add(&sv, dv.ptr, dv.len);
+				}
+			}
+			md = &sd;
+			mv = &sv;
+			mn = sd.n;
+		}
 		/* chunks end on a term boundary so a term is merged by one transaction */
-		for (size_t from = 0; rc >= 0 && from < usable;) {
-			size_t to = from + COMPACT_CHUNK_KEYS < usable ? from + COMPACT_CHUNK_KEYS : usable;
-			while (to < usable && to > from) {
-				mr_slice a = strset_at(&deltas, to - 1), z = strset_at(&deltas, to);
+		for (size_t from = 0; rc >= 0 && from < mn;) {
+			size_t to = from + COMPACT_CHUNK_KEYS < mn ? from + COMPACT_CHUNK_KEYS : mn;
+			while (to < mn && to > from) {
+				mr_slice a = strset_at(md, to - 1), z = strset_at(md, to);
 				if (a.len != z.len || memcmp(a.ptr, z.ptr, a.len - 4) != 0)
 					break;
 				to++;
 			}
-			compact_txn c = {.b = b, .deltas = &deltas, .vals = &vals, .from = from, .to = to};
+			compact_txn c = {.b = b, .deltas = md, .vals = mv, .from = from, .to = to};
 			rc = mr_data_retry(b->data, compact_chunk, RETRY_ATTEMPTS, 2, 250, &c);
 			from = to;
 		}
+		strset_dispose(&sd);
+		strset_dispose(&sv);
 		if (rc >= 0 && usable > 0) {
 			mr_slice lk = strset_at(&deltas, usable - 1);
 			rc = mr_buf_set(&last, lk.ptr, lk.len);
@@ -948,7 +980,7 @@ static int compact_account(builtin *b, uint64_t account)
 static int builtin_optimize(mr_search_inst *inst, uint64_t account)
 {
 	builtin *b = mr_container_of(inst, builtin, base);
-	return compact_account(b, account);
+	return compact_account(b, account, 1);
 }
 
 static int builtin_index(mr_search_inst *inst, uint64_t account, uint32_t doc_id, const mr_search_doc *doc)
@@ -971,7 +1003,7 @@ static int builtin_index(mr_search_inst *inst, uint64_t account, uint32_t doc_id
 	if (due)
 		b->indexed_since_compact = 0;
 	pthread_mutex_unlock(&b->compact_lock);
-	if (due && compact_account(b, account) < 0) {
+	if (due && compact_account(b, account, AUTO_MIN_DELTAS) < 0) {
 		mr_log(MR_LOG_WARN, "search index: compaction of account %llu failed (postings stay as deltas): %s",
 		       (unsigned long long)account, mr_error_last()->message);
 		mr_error_clear();
@@ -987,7 +1019,7 @@ static void compact_if_due(builtin *b, uint64_t account, size_t n)
 	if (due)
 		b->indexed_since_compact = 0;
 	pthread_mutex_unlock(&b->compact_lock);
-	if (due && compact_account(b, account) < 0) {
+	if (due && compact_account(b, account, AUTO_MIN_DELTAS) < 0) {
 		mr_log(MR_LOG_WARN, "search index: compaction of account %llu failed (postings stay as deltas): %s",
 		       (unsigned long long)account, mr_error_last()->message);
 		mr_error_clear();
