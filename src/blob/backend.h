@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MR_BLOB_BACKEND_VERSION 1
+#define MR_BLOB_BACKEND_VERSION 2
 
 /* n-byte big-endian integers, as the records and markers kept in a data store are packed. */
 static inline void mr_blob__put_be(uint8_t *p, uint64_t v, int n)
@@ -74,6 +74,19 @@ struct mr_blob_backend {
 	/* optional: every stored id (for GC). */
 	int (*list)(mr_blob_inst *b, mr_blob_list_fn fn, void *payload);
 	void (*close)(mr_blob_inst *b);
+
+	/* ---- version 2 ---- */
+	/*
+	 * Optional, all three or none: write in-memory bytes before their id
+	 * is known, so the device writes them while the front hashes.
+	 * stage_mem starts the write (nothing visible under any id; what a
+	 * crash leaves is for sweep_partial); put_staged makes the staged
+	 * bytes the object of id with put's guarantees and consumes the
+	 * handle, also on error; discard_staged drops an unused one.
+	 */
+	int (*stage_mem)(mr_blob_inst *b, const void *data, size_t len, void **staged);
+	int (*put_staged)(mr_blob_inst *b, void *staged, const mr_blob_id *id);
+	void (*discard_staged)(mr_blob_inst *b, void *staged);
 };
 
 /* fs backend: root directory (created 0700), fan-out depth 0-4. */

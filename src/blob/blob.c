@@ -295,6 +295,7 @@ typedef struct source {
 	const char *path;   /* else a file, streamed */
 	uint64_t size;
 	mr_blob_id id;
+	void **staged;      /* mem already written by the backend's stage_mem, or NULL / *staged NULL */
 } source;
 
 /* Pull state for a streamed (file) put: reads, re-hashes (the file must not
@@ -439,6 +440,13 @@ static int write_backend(mr_blob *bs, const source *s, rec *r)
 				goto done;
 			r->comp = bs->comp; /* streamed: kept compressed whatever the ratio */
 		}
+	}
+	if (s->staged && *s->staged && r->comp == MR_BLOB_COMP_NONE) {
+		void *st = *s->staged;
+		*s->staged = NULL; /* consumed, also on error */
+		rc = bs->be->backend->put_staged(bs->be, st, &s->id);
+		r->stored = s->size;
+		goto done;
 	}
 	if (p.mem && bs->be->backend->put_mem) {
 		rc = bs->be->backend->put_mem(bs->be, &s->id, p.mem, p.mem_len);
@@ -633,15 +641,33 @@ static int put_common(mr_blob *bs, const source *s, bool *stored_new)
 	return err(bs, rc);
 }
 
+/* Blobs at least this large, stored raw in a backend that can stage, are
+ * written before they are hashed, so the device writes while the CPU
+ * hashes (at 64 KiB hashing is ~12 % of a synced put on this VM's disk). */
+#define STAGE_MIN (16u * 1024u)
+
 int mr_blob_put(mr_blob *bs, const void *data, size_t len, mr_blob_id *id_out, bool *stored_new)
 {
 	if (!data && len)
 		return mr_error_set(MR_EINVALID, "blob store \"%s\": put: NULL data", bs->id);
 	source s = {.mem = data ? data : (const uint8_t *)"", .size = len};
+	void *staged = NULL;
+	const mr_blob_backend *be = bs->be->backend;
+	if (len >= STAGE_MIN && len >= bs->inline_threshold && bs->comp == MR_BLOB_COMP_NONE && be->version >= 2 &&
+	    be->stage_mem && be->put_staged && be->discard_staged) {
+		if (be->stage_mem(bs->be, s.mem, len, &staged) != 0) {
+			staged = NULL; /* the plain put below reports any real problem */
+			mr_error_clear();
+		}
+		s.staged = &staged;
+	}
 	mr_blob_hash_bytes(s.mem, len, &s.id);
 	if (id_out)
 		*id_out = s.id;
-	return put_common(bs, &s, stored_new);
+	int rc = put_common(bs, &s, stored_new);
+	if (staged) /* not used: a dedup, an adopted object, or an error before the write */
+		be->discard_staged(bs->be, staged);
+	return rc;
 }
 
 int mr_blob_put_file(mr_blob *bs, const char *path, mr_blob_id *id_out, uint64_t *size_out, bool *stored_new)

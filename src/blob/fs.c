@@ -162,6 +162,93 @@ static int fs_put_mem(mr_blob_inst *b, const mr_blob_id *id, const void *data, s
 	return put_common((fs_inst *)b, id, NULL, NULL, data ? data : "", len);
 }
 
+/* A staged put: a temp file in the root, its writeback started. */
+typedef struct fs_staged {
+	int fd;
+	char tmp[4200];
+} fs_staged;
+
+static int fs_stage_mem(mr_blob_inst *b, const void *data, size_t len, void **staged)
+{
+	fs_inst *fs = (fs_inst *)b;
+	*staged = NULL;
+	fs_staged *st = mr_malloc(sizeof *st);
+	if (!st)
+		return MR_ENOMEM;
+	snprintf(st->tmp, sizeof st->tmp, "%s/.tmp-XXXXXX", fs->root);
+	st->fd = mkstemp(st->tmp);
+	if (st->fd < 0) {
+		int rc = fs_io_err(errno, "create", st->tmp);
+		mr_free(st);
+		return rc;
+	}
+	int rc = write_all(st->fd, data ? data : "", len, st->tmp);
+	if (rc != 0) {
+		close(st->fd);
+		unlink(st->tmp);
+		mr_free(st);
+		return rc;
+	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* start the writeback now; put_staged's fsync waits for what is left */
+	(void)sync_file_range(st->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	*staged = st;
+	return 0;
+}
+
+static void fs_discard_staged(mr_blob_inst *b, void *staged)
+{
+	(void)b;
+	fs_staged *st = staged;
+	if (!st)
+		return;
+	close(st->fd);
+	unlink(st->tmp);
+	mr_free(st);
+}
+
+static int fs_put_staged(mr_blob_inst *b, void *staged, const mr_blob_id *id)
+{
+	fs_inst *fs = (fs_inst *)b;
+	fs_staged *st = staged;
+	char final[4096], dir[4096];
+	size_t dir_len;
+	int rc = 0, dfd = -1;
+	fs_path(fs, id, final, sizeof final, &dir_len);
+	memcpy(dir, final, dir_len);
+	dir[dir_len] = '\0';
+	if (fsync(st->fd) != 0) {
+		rc = fs_io_err(errno, "fsync", st->tmp);
+		goto done;
+	}
+	if (rename(st->tmp, final) != 0) {
+		if (errno != ENOENT || fs->depth == 0) {
+			rc = fs_io_err(errno, "rename", final);
+			goto done;
+		}
+		/* the fan-out directory does not exist yet */
+		if ((rc = fs_mkdirs(dir, strlen(fs->root))) != 0)
+			goto done;
+		if (rename(st->tmp, final) != 0) {
+			rc = fs_io_err(errno, "rename", final);
+			goto done;
+		}
+	}
+	st->tmp[0] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) != 0)
+		rc = fs_io_err(errno, "fsync directory", dir);
+done:
+	if (dfd >= 0)
+		close(dfd);
+	close(st->fd);
+	if (st->tmp[0])
+		unlink(st->tmp);
+	mr_free(st);
+	return rc;
+}
+
 static int fs_get_range(mr_blob_inst *b, const mr_blob_id *id, uint64_t off, void *buf, size_t len,
 			size_t *got)
 {
@@ -238,7 +325,8 @@ static int fs_list_dir(const char *dir, int level, mr_blob_list_fn fn, void *pay
 
 /* Temp files (".tmp-*") of puts killed before their rename, in the leaf
  * directories, older than cutoff (unix seconds). */
-static int fs_sweep_dir(const char *dir, int level, time_t cutoff, uint64_t *removed)
+/* Temp files are looked for in the leaves (put) and the root (stage_mem). */
+static int fs_sweep_dir(const char *dir, int level, bool root, time_t cutoff, uint64_t *removed)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -248,12 +336,12 @@ static int fs_sweep_dir(const char *dir, int level, time_t cutoff, uint64_t *rem
 	char sub[4096];
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		bool tmp = strncmp(e->d_name, ".tmp-", 5) == 0;
-		if ((e->d_name[0] == '.' && !tmp) || (level > 0 && tmp))
+		if ((e->d_name[0] == '.' && !tmp) || (tmp && level > 0 && !root))
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
 		struct stat st;
-		if (level > 0) {
-			rc = fs_sweep_dir(sub, level - 1, cutoff, removed);
+		if (level > 0 && !tmp) {
+			rc = fs_sweep_dir(sub, level - 1, false, cutoff, removed);
 		} else if (tmp && lstat(sub, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < cutoff) {
 			if (unlink(sub) == 0)
 				(*removed)++;
@@ -269,7 +357,7 @@ static int fs_sweep_partial(mr_blob_inst *b, int64_t older_than_s, uint64_t *rem
 {
 	fs_inst *fs = (fs_inst *)b;
 	*removed = 0;
-	return fs_sweep_dir(fs->root, fs->depth, time(NULL) - (time_t)older_than_s, removed);
+	return fs_sweep_dir(fs->root, fs->depth, true, time(NULL) - (time_t)older_than_s, removed);
 }
 
 static int fs_list(mr_blob_inst *b, mr_blob_list_fn fn, void *payload)
@@ -297,6 +385,9 @@ static const mr_blob_backend fs_backend = {
 	.list = fs_list,
 	.sweep_partial = fs_sweep_partial,
 	.close = fs_close,
+	.stage_mem = fs_stage_mem,
+	.put_staged = fs_put_staged,
+	.discard_staged = fs_discard_staged,
 };
 
 int mr_blob__fs_open(mr_blob_inst **out, const char *path, int depth)

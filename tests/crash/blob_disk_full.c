@@ -2,12 +2,14 @@
  * blob_disk_full.c — fs blob backend on a full file system: a 2 MiB tmpfs
  * (needs root to mount; SKIPPED with the reason otherwise).  Putting a
  * 3 MiB blob must fail with MR_ELIMIT naming the file, leave nothing under
- * the id and no temp file; a small blob still fits afterwards.
+ * the id and no temp file; a small blob still fits afterwards.  The same
+ * for a staged write (stage_mem / put_staged / discard_staged).
  */
 #include "blob/backend.h"
 #include "harness.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -61,6 +63,30 @@ static void test_disk_full(void)
 	MR_CHECK_OK(b->backend->put(b, &small, src_read, &t));
 	MR_CHECK_OK(b->backend->stat(b, &small, &size));
 	MR_CHECK_EQ_INT(size, 1000);
+	/* staged writes (stage_mem, what the front uses for in-memory blobs
+	 * of 16 KiB and more) fail the same way and leave no temp file */
+	void *st = NULL;
+	uint8_t *mem = malloc(3 * 1024 * 1024);
+	MR_CHECK(mem != NULL);
+	if (mem) {
+		memset(mem, 0x33, 3 * 1024 * 1024);
+		MR_CHECK_RC(b->backend->stage_mem(b, mem, 3 * 1024 * 1024, &st), MR_ELIMIT);
+		MR_CHECK(st == NULL);
+		MR_CHECK_EQ_INT(count_tmp_files(), 0);
+		/* and a staged blob that fits becomes the object of its id */
+		MR_CHECK_OK(b->backend->stage_mem(b, mem, 100 * 1024, &st));
+		MR_CHECK(st != NULL);
+		MR_CHECK_EQ_INT(count_tmp_files(), 1);
+		MR_CHECK_OK(b->backend->put_staged(b, st, &big));
+		MR_CHECK_OK(b->backend->stat(b, &big, &size));
+		MR_CHECK_EQ_INT(size, 100 * 1024);
+		MR_CHECK_EQ_INT(count_tmp_files(), 0);
+		/* a discarded one leaves nothing */
+		MR_CHECK_OK(b->backend->stage_mem(b, mem, 50 * 1024, &st));
+		b->backend->discard_staged(b, st);
+		MR_CHECK_EQ_INT(count_tmp_files(), 0);
+		free(mem);
+	}
 	b->backend->close(b);
 }
 

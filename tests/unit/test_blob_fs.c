@@ -180,14 +180,16 @@ static void test_purge_sweeps_partial(void)
 	mr_blob_id id;
 	MR_CHECK_OK(mr_blob_put(bs, "kept", 4, &id, NULL));
 	/* two leftovers in a leaf directory: one 2 h old, one just written;
-	 * and a 2 h old ".tmp-" name one level up, where puts never write */
-	char hex[MR_BLOB_ID_TEXT_LEN + 1], old_tmp[400], new_tmp[400], odd[400];
+	 * a 2 h old one in the root (where staged puts write); and a 2 h old
+	 * ".tmp-" name one level below the root, where puts never write */
+	char hex[MR_BLOB_ID_TEXT_LEN + 1], old_tmp[400], new_tmp[400], staged_tmp[400], odd[400];
 	mr_blob_id_format(&id, hex);
 	snprintf(old_tmp, sizeof old_tmp, "%s/blobs/%.2s/%.2s/.tmp-old123", root, hex, hex + 2);
 	snprintf(new_tmp, sizeof new_tmp, "%s/blobs/%.2s/%.2s/.tmp-new456", root, hex, hex + 2);
+	snprintf(staged_tmp, sizeof staged_tmp, "%s/blobs/.tmp-staged789", root);
 	snprintf(odd, sizeof odd, "%s/blobs/%.2s/.tmp-notleaf", root, hex);
-	const char *paths[] = {old_tmp, new_tmp, odd};
-	for (int i = 0; i < 3; i++) {
+	const char *paths[] = {old_tmp, new_tmp, staged_tmp, odd};
+	for (int i = 0; i < 4; i++) {
 		FILE *f = fopen(paths[i], "w");
 		MR_CHECK(f != NULL);
 		if (f) {
@@ -198,11 +200,13 @@ static void test_purge_sweeps_partial(void)
 	struct timespec two_hours_ago[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
 	MR_CHECK(utimensat(AT_FDCWD, old_tmp, two_hours_ago, 0) == 0);
 	MR_CHECK(utimensat(AT_FDCWD, odd, two_hours_ago, 0) == 0);
+	MR_CHECK(utimensat(AT_FDCWD, staged_tmp, two_hours_ago, 0) == 0);
 	mr_blob_purge_opts o = {.grace_ms = -1}; /* the store's: 1 h */
 	mr_blob_purge_stats st;
 	MR_CHECK_OK(mr_blob_purge(bs, &o, &st));
-	MR_CHECK_EQ_INT(st.partials_deleted, 1);
+	MR_CHECK_EQ_INT(st.partials_deleted, 2);
 	MR_CHECK(access(old_tmp, F_OK) != 0);
+	MR_CHECK(access(staged_tmp, F_OK) != 0);
 	MR_CHECK(access(new_tmp, F_OK) == 0);
 	MR_CHECK(access(odd, F_OK) == 0);
 	/* the blob itself stays (unlinked, but within the grace period) */
