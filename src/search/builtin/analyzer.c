@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <textcat.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <utf8proc.h>
 
@@ -30,13 +32,43 @@ static const struct {
 };
 #define NLANG (sizeof(languages) / sizeof(languages[0]))
 
-struct mr_analyzer {
+/*
+ * textcat and Snowball handles keep per-call state, so each is used by one
+ * thread at a time.  An analyzer holds NSLOT independent sets of them, each
+ * under its own mutex; a thread starts at its own slot and takes the first
+ * free one, so indexing threads do not queue on one lock for every word.
+ */
+#define NSLOT 4
+typedef struct slot {
 	pthread_mutex_t lock;
 	void *textcat;                   /* NULL: script fallback only */
 	bool textcat_tried;              /* loaded on the first detection (queries rarely need it) */
 	struct sb_stemmer *stemmers[NLANG];
 	bool stemmer_tried[NLANG];
+} slot;
+
+struct mr_analyzer {
+	slot slots[NSLOT];
 };
+
+static atomic_uint next_home;
+static _Thread_local unsigned home = UINT_MAX;
+
+static slot *slot_acquire(mr_analyzer *a)
+{
+	if (home == UINT_MAX)
+		home = atomic_fetch_add(&next_home, 1u) % NSLOT;
+	for (unsigned k = 0; k < NSLOT; k++) {
+		slot *s = &a->slots[(home + k) % NSLOT];
+		if (pthread_mutex_trylock(&s->lock) == 0)
+			return s;
+	}
+	slot *s = &a->slots[home];
+	pthread_mutex_lock(&s->lock);
+	return s;
+}
+
+static void slot_release(slot *s) { pthread_mutex_unlock(&s->lock); }
 
 static void *load_textcat(void)
 {
@@ -86,7 +118,8 @@ int mr_analyzer_new(mr_analyzer **out)
 	mr_analyzer *a = mr_calloc(1, sizeof(*a));
 	if (!a)
 		return MR_ENOMEM;
-	pthread_mutex_init(&a->lock, NULL);
+	for (unsigned k = 0; k < NSLOT; k++)
+		pthread_mutex_init(&a->slots[k].lock, NULL);
 	*out = a;
 	return 0;
 }
@@ -95,12 +128,15 @@ void mr_analyzer_free(mr_analyzer *a)
 {
 	if (!a)
 		return;
-	if (a->textcat)
-		textcat_Done(a->textcat);
-	for (size_t i = 0; i < NLANG; i++)
-		if (a->stemmers[i])
-			sb_stemmer_delete(a->stemmers[i]);
-	pthread_mutex_destroy(&a->lock);
+	for (unsigned k = 0; k < NSLOT; k++) {
+		slot *s = &a->slots[k];
+		if (s->textcat)
+			textcat_Done(s->textcat);
+		for (size_t i = 0; i < NLANG; i++)
+			if (s->stemmers[i])
+				sb_stemmer_delete(s->stemmers[i]);
+		pthread_mutex_destroy(&s->lock);
+	}
 	mr_free(a);
 }
 
@@ -361,12 +397,12 @@ const char *mr_analyzer_detect(mr_analyzer *a, const char *text, size_t len)
 	mr_buf clean = MR_BUF_INIT;
 	/* libexttextcat reads past the end of invalid UTF-8 (found by fuzzing): give it clean text only */
 	if (letters >= 40 && sanitize_utf8(text, len, &clean) == 0 && clean.len) {
-		pthread_mutex_lock(&a->lock);
-		if (!a->textcat_tried) {
-			a->textcat = load_textcat();
-			a->textcat_tried = true;
+		slot *sl = slot_acquire(a);
+		if (!sl->textcat_tried) {
+			sl->textcat = load_textcat();
+			sl->textcat_tried = true;
 		}
-		const char *r = a->textcat ? textcat_Classify(a->textcat, (const char *)clean.ptr, clean.len) : NULL;
+		const char *r = sl->textcat ? textcat_Classify(sl->textcat, (const char *)clean.ptr, clean.len) : NULL;
 		const char *found = NULL;
 		if (r && r[0] == '[') {
 			char code[16];
@@ -376,7 +412,7 @@ const char *mr_analyzer_detect(mr_analyzer *a, const char *text, size_t len)
 			code[k] = '\0';
 			found = lang_code(code);
 		}
-		pthread_mutex_unlock(&a->lock);
+		slot_release(sl);
 		if (found) {
 			mr_buf_dispose(&clean);
 			return found;
@@ -402,14 +438,14 @@ static int lang_index(const char *lang)
 	return -1;
 }
 
-/* The stemmer for language index i; call with the lock held. */
-static struct sb_stemmer *stemmer_at(mr_analyzer *a, int i)
+/* The stemmer for language index i in slot s (held). */
+static struct sb_stemmer *stemmer_at(slot *s, int i)
 {
-	if (!a->stemmer_tried[i]) {
-		a->stemmer_tried[i] = true;
-		a->stemmers[i] = sb_stemmer_new(languages[i].code, "UTF_8");
+	if (!s->stemmer_tried[i]) {
+		s->stemmer_tried[i] = true;
+		s->stemmers[i] = sb_stemmer_new(languages[i].code, "UTF_8");
 	}
-	return a->stemmers[i];
+	return s->stemmers[i];
 }
 
 bool mr_analyzer_has_stemmer(mr_analyzer *a, const char *lang)
@@ -417,9 +453,9 @@ bool mr_analyzer_has_stemmer(mr_analyzer *a, const char *lang)
 	int i = lang_index(lang);
 	if (i < 0)
 		return false;
-	pthread_mutex_lock(&a->lock);
-	bool ok = stemmer_at(a, i) != NULL;
-	pthread_mutex_unlock(&a->lock);
+	slot *s = slot_acquire(a);
+	bool ok = stemmer_at(s, i) != NULL;
+	slot_release(s);
 	return ok;
 }
 
@@ -428,18 +464,18 @@ int mr_analyzer_stem(mr_analyzer *a, const char *lang, const char *word, size_t 
 	int i = lang_index(lang);
 	int rc = 0;
 	if (i >= 0) {
-		pthread_mutex_lock(&a->lock);
-		struct sb_stemmer *st = stemmer_at(a, i);
+		slot *s = slot_acquire(a);
+		struct sb_stemmer *st = stemmer_at(s, i);
 		if (st) {
 			const sb_symbol *r = sb_stemmer_stem(st, (const sb_symbol *)word, (int)len);
 			if (!r)
 				rc = mr_error_oom();
 			else
 				rc = mr_buf_set(out, r, (size_t)sb_stemmer_length(st));
-			pthread_mutex_unlock(&a->lock);
+			slot_release(s);
 			return rc < 0 ? rc : 1;
 		}
-		pthread_mutex_unlock(&a->lock);
+		slot_release(s);
 	}
 	rc = mr_buf_set(out, word, len);
 	return rc < 0 ? rc : 0;

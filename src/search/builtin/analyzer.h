@@ -20,7 +20,8 @@
  *     and languages without a stemmer are not stemmed.
  *
  * Thread rules: one analyzer may be shared by threads; detection and
- * stemming take its mutex (textcat and Snowball keep per-handle state).
+ * stemming take one of its four handle sets, each under its own mutex
+ * (textcat and Snowball keep per-handle state), so threads rarely wait.
  */
 #ifndef MR_SEARCH_ANALYZER_H
 #define MR_SEARCH_ANALYZER_H
