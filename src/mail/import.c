@@ -4,7 +4,7 @@
  *   reader (calling thread) --jobs--> workers: parse + blob put --ring by seq--> committer:
  *   model writes, many messages per batch --index queue--> workers: mr_search_index
  *
- * Workers take a full group of index work (INDEX_GROUP = 64 documents) before
+ * Workers take a full group of index work (INDEX_GROUP = 256 documents) before
  * parse work, a partial one only when there is no parse work: fuller groups
  * mean fewer posting keys (the built-in index writes one delta key per term
  * per group).  Memory stays bounded: the reader stops when MAX_INFLIGHT
@@ -317,7 +317,7 @@ static int build_doc(ctx *c, job *j, docbuf *db)
 	return rc;
 }
 
-#define INDEX_GROUP 64
+#define INDEX_GROUP 256
 
 /* Indexes a group of stored messages in one search-store call. */
 static void index_group(ctx *c, job **jobs, size_t n)
