@@ -34,7 +34,7 @@ int mr_cmd_export(mr_cli *cli, int argc, char **argv)
 	if (!account || !dir)
 		return mr_cli_usage("usage: mailroom export ACCOUNT DIR [--format maildir|mbox]");
 	mr_cli_stores st;
-	int rc = mr_cli_open_stores(cli, MR_CLI_OPEN_BLOB, &st, "export");
+	int rc = mr_cli_open_stores(cli, MR_CLI_OPEN_BLOB | MR_CLI_OPEN_READONLY, &st, "export");
 	if (rc)
 		return rc;
 	mr_export_result res;

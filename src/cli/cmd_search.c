@@ -140,7 +140,7 @@ int mr_cmd_show(mr_cli *cli, int argc, char **argv)
 	if (!account || !idtext || !*idtext || *end || id == 0 || id > UINT32_MAX)
 		return mr_cli_usage("usage: mailroom show ACCOUNT EMAIL-ID [--raw] (EMAIL-ID: the number `search` prints)");
 	mr_cli_stores st;
-	int rc = mr_cli_open_stores(cli, MR_CLI_OPEN_BLOB, &st, "show");
+	int rc = mr_cli_open_stores(cli, MR_CLI_OPEN_BLOB | MR_CLI_OPEN_READONLY, &st, "show");
 	if (rc)
 		return rc;
 	uint32_t acct = 0;

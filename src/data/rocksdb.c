@@ -155,16 +155,27 @@ static int open_inst(mr_data_inst **out, const mr_store_config *sc, bool readonl
 		 * reading table properties for compaction statistics it never uses. */
 		rocksdb_options_set_max_file_opening_threads(r->opts, 1);
 		rocksdb_options_set_skip_stats_update_on_db_open(r->opts, 1);
+		/* open table files when a read first needs them, not all at open */
+		rocksdb_options_set_max_open_files(r->opts, 1000);
 	}
 	rocksdb_options_set_write_buffer_size(r->opts, (size_t)wbuf);
 	r->bbto = rocksdb_block_based_options_create();
 	r->cache = rocksdb_cache_create_lru((size_t)cache_size);
 	rocksdb_block_based_options_set_block_cache(r->bbto, r->cache);
 	/* Whole-key Bloom filters (10 bits a key, ~1 % false positives): a read
-	 * of an absent key — a term with no bitmap yet, a document's first
-	 * metadata — skips the table files instead of reading an index and a
-	 * data block from each. */
+	 * of an absent key — a term with no bitmap yet, a stem of a word in a
+	 * language and field that never had it, a document's first metadata —
+	 * skips the table files instead of reading an index and a data block
+	 * from each.  Filters and indexes are partitioned (4 KiB) and loaded
+	 * through the block cache when a read needs them, with only their top
+	 * level pinned: a one-shot reader (`mailroom search`) reads the few
+	 * partitions its keys fall in, not every table's whole filter at open. */
 	rocksdb_block_based_options_set_filter_policy(r->bbto, rocksdb_filterpolicy_create_bloom_full(10));
+	rocksdb_block_based_options_set_index_type(r->bbto, rocksdb_block_based_table_index_type_two_level_index_search);
+	rocksdb_block_based_options_set_partition_filters(r->bbto, 1);
+	rocksdb_block_based_options_set_metadata_block_size(r->bbto, 4096);
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks(r->bbto, 1);
+	rocksdb_block_based_options_set_pin_top_level_index_and_filter(r->bbto, 1);
 	rocksdb_options_set_block_based_table_factory(r->opts, r->bbto);
 	r->wopts = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(r->wopts, sync);
