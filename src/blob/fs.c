@@ -80,13 +80,35 @@ static int write_all(int fd, const uint8_t *p, size_t n, const char *tmp)
 	return 0;
 }
 
+/* Renames the fsynced temp file tmp to final (making the fan-out directory
+ * dir first if it is missing) and fsyncs dir; tmp[0] becomes '\0' once
+ * the rename is done (nothing left to unlink). */
+static int fs_publish(fs_inst *fs, char *tmp, const char *final, char *dir)
+{
+	if (rename(tmp, final) != 0) {
+		if (errno != ENOENT || fs->depth == 0)
+			return fs_io_err(errno, "rename", final);
+		int rc = fs_mkdirs(dir, strlen(fs->root));
+		if (rc != 0)
+			return rc;
+		if (rename(tmp, final) != 0)
+			return fs_io_err(errno, "rename", final);
+	}
+	tmp[0] = '\0';
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = dfd < 0 || fsync(dfd) != 0 ? fs_io_err(errno, "fsync directory", dir) : 0;
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
 /* The bytes come from mem (mem_len of them) or, when mem is NULL, from fn. */
 static int put_common(fs_inst *fs, const mr_blob_id *id, mr_blob_read_fn fn, void *payload, const uint8_t *mem,
 		      size_t mem_len)
 {
 	char final[4096], tmp[4200];
 	size_t dir_len;
-	int rc = 0, fd = -1, dfd = -1;
+	int rc = 0, fd = -1;
 	uint8_t *buf = NULL;
 	fs_path(fs, id, final, sizeof final, &dir_len);
 	char dir[4096];
@@ -133,19 +155,10 @@ static int put_common(fs_inst *fs, const mr_blob_id *id, mr_blob_read_fn fn, voi
 	}
 	close(fd);
 	fd = -1;
-	if (rename(tmp, final) != 0) {
-		rc = fs_io_err(errno, "rename", final);
-		goto done;
-	}
-	tmp[0] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0)
-		rc = fs_io_err(errno, "fsync directory", dir);
+	rc = fs_publish(fs, tmp, final, dir);
 done:
 	if (fd >= 0)
 		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	if (rc != 0 && tmp[0] != '\0')
 		unlink(tmp);
 	mr_free(buf);
@@ -214,7 +227,7 @@ static int fs_put_staged(mr_blob_inst *b, void *staged, const mr_blob_id *id)
 	fs_staged *st = staged;
 	char final[4096], dir[4096];
 	size_t dir_len;
-	int rc = 0, dfd = -1;
+	int rc = 0;
 	fs_path(fs, id, final, sizeof final, &dir_len);
 	memcpy(dir, final, dir_len);
 	dir[dir_len] = '\0';
@@ -222,26 +235,8 @@ static int fs_put_staged(mr_blob_inst *b, void *staged, const mr_blob_id *id)
 		rc = fs_io_err(errno, "fsync", st->tmp);
 		goto done;
 	}
-	if (rename(st->tmp, final) != 0) {
-		if (errno != ENOENT || fs->depth == 0) {
-			rc = fs_io_err(errno, "rename", final);
-			goto done;
-		}
-		/* the fan-out directory does not exist yet */
-		if ((rc = fs_mkdirs(dir, strlen(fs->root))) != 0)
-			goto done;
-		if (rename(st->tmp, final) != 0) {
-			rc = fs_io_err(errno, "rename", final);
-			goto done;
-		}
-	}
-	st->tmp[0] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0)
-		rc = fs_io_err(errno, "fsync directory", dir);
+	rc = fs_publish(fs, st->tmp, final, dir);
 done:
-	if (dfd >= 0)
-		close(dfd);
 	close(st->fd);
 	if (st->tmp[0])
 		unlink(st->tmp);

@@ -113,8 +113,11 @@ static int explode_groups(bool every)
 static const char *pool[] = {"apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel", "iris",
 			     "juniper", "kiwi", "lemon", "mango", "nectar", "olive", "peach", "quince", "rowan"};
 
-/* Indexes ids [first, first+n) in batches of 16: "shared", three pool words, "uniqN". */
-static int index_range(uint32_t first, uint32_t n)
+/* Fills doc id's body (cap bytes at body) and document. */
+typedef void (*fill_fn)(uint32_t id, char *body, size_t cap, mr_search_doc *d);
+
+/* Indexes ids [first, first+n) in batches of 16 documents as fill makes them. */
+static int index_batched(uint32_t first, uint32_t n, fill_fn fill)
 {
 	mr_search_doc d[16];
 	uint32_t ids[16];
@@ -122,11 +125,8 @@ static int index_range(uint32_t first, uint32_t n)
 	for (uint32_t at = 0; at < n;) {
 		size_t m = 0;
 		for (; m < 16 && at < n; m++, at++) {
-			uint32_t id = first + at;
-			snprintf(body[m], sizeof(body[m]), "shared %s %s %s uniq%u", pool[id % 18], pool[(id / 3) % 18],
-				 pool[(id * 7 + 1) % 18], id);
-			ids[m] = id;
-			d[m] = (mr_search_doc){.subject = "fruit", .body = body[m], .language = "en", .size = 10};
+			ids[m] = first + at;
+			fill(first + at, body[m], sizeof(body[m]), &d[m]);
 		}
 		int rc = mr_search_index_batch(srch, ACCT, ids, d, m);
 		if (rc < 0)
@@ -134,6 +134,15 @@ static int index_range(uint32_t first, uint32_t n)
 	}
 	return 0;
 }
+
+/* "shared", three pool words, "uniqN" */
+static void fill_pool(uint32_t id, char *body, size_t cap, mr_search_doc *d)
+{
+	snprintf(body, cap, "shared %s %s %s uniq%u", pool[id % 18], pool[(id / 3) % 18], pool[(id * 7 + 1) % 18], id);
+	*d = (mr_search_doc){.subject = "fruit", .body = body, .language = "en", .size = 10};
+}
+
+static int index_range(uint32_t first, uint32_t n) { return index_batched(first, n, fill_pool); }
 
 /* Postings of pool word w among docs [first, first+n) as index_range wrote them. */
 static uint64_t want_word(uint32_t first, uint32_t n, size_t w)
@@ -266,6 +275,12 @@ static size_t term_deltas(const char *term)
 	return n;
 }
 
+static void fill_tier(uint32_t id, char *body, size_t cap, mr_search_doc *d)
+{
+	snprintf(body, cap, "tier tieruniq%u", id);
+	*d = (mr_search_doc){.body = body, .language = "en", .size = 10};
+}
+
 static void test_search_builtin__automatic_compaction_is_tiered(void)
 {
 	/* A fresh handle; 1008 docs in groups of 16 pass the automatic
@@ -274,18 +289,7 @@ static void test_search_builtin__automatic_compaction_is_tiered(void)
 	mr_search_close(srch);
 	MR_CHECK_OK(mr_search_open_builtin(&srch, data));
 	const uint32_t first = 20000, n = 1008;
-	mr_search_doc d[16];
-	uint32_t ids[16];
-	char body[16][64];
-	for (uint32_t at = 0; at < n;) {
-		size_t m = 0;
-		for (; m < 16 && at < n; m++, at++) {
-			ids[m] = first + at;
-			snprintf(body[m], sizeof(body[m]), "tier tieruniq%u", first + at);
-			d[m] = (mr_search_doc){.body = body[m], .language = "en", .size = 10};
-		}
-		MR_CHECK_OK(mr_search_index_batch(srch, ACCT, ids, d, m));
-	}
+	MR_CHECK_OK(index_batched(first, n, fill_tier));
 	MR_CHECK_EQ_INT(term_deltas("tier"), 0);
 	MR_CHECK_EQ_INT(term_deltas("tieruniq20000"), 1);
 	MR_CHECK_EQ_INT(term_deltas("tieruniq21007"), 1);
