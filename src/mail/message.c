@@ -520,6 +520,36 @@ static int iconv_all(mr_buf *out, iconv_t cd, const char *in, size_t len, size_t
 	return 0;
 }
 
+/* Replaces each byte of u that starts no valid UTF-8 sequence by U+FFFD,
+ * counting them in *bad.  A converter's output is not trusted blindly: one
+ * opened for a charset name of junk bytes around "utf-8" returned invalid
+ * UTF-8 (found by fuzzing, tests/fuzz/regressions/mime/). */
+static int utf8_repair(mr_buf *u, size_t *bad)
+{
+	if (utf8_valid((const char *)u->ptr, u->len))
+		return 0;
+	mr_buf out = MR_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < u->len;) {
+		size_t n = u->ptr[i] < 0x80 ? 1 : utf8_seq(u->ptr + i, u->len - i);
+		if (n) {
+			rc = mr_buf_put(&out, u->ptr + i, n);
+			i += n;
+		} else {
+			(*bad)++;
+			rc = put_cp(&out, 0xFFFD);
+			i++;
+		}
+	}
+	if (rc == 0) {
+		mr_buf_dispose(u);
+		*u = out;
+	} else {
+		mr_buf_dispose(&out);
+	}
+	return rc;
+}
+
 /*
  * Converts len bytes in charset to UTF-8 into the arena, CRLF and bare CR
  * become LF, NULs are dropped.  `where` names the part for warnings.
@@ -544,6 +574,8 @@ static const char *build_text(mail_build *b, const char *data, size_t len, const
 			size_t bad = 0;
 			rc = iconv_all(&u, cd, data, len, &bad);
 			gm.g_mime_iconv_close(cd);
+			if (rc == 0)
+				rc = utf8_repair(&u, &bad);
 			if (bad) {
 				char ex[80];
 				excerpt(ex, sizeof(ex), charset);
