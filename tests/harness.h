@@ -10,6 +10,7 @@
 
 #include "mailroom/mailroom.h"
 
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,25 @@ static inline void mr_test_data_dir(char *out, size_t cap, const char *src, cons
 	}
 	size_t n = strlen(out);
 	snprintf(out + n, cap - n, "/data/%s", sub);
+}
+
+static inline int mr_test__remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes the directory tree at path (no shell); 0, or -1 after printing
+ * what could not be removed. */
+static inline int mr_test_remove_tree(const char *path)
+{
+	if (nftw(path, mr_test__remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+		fprintf(stderr, "could not remove %s\n", path);
+		return -1;
+	}
+	return 0;
 }
 
 #endif

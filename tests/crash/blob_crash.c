@@ -325,9 +325,6 @@ int main(int argc, char **argv)
 	mr_blob_close(BS);
 	mr_data_close(META);
 	mr_config_free(CFG);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	(void)mr_test_remove_tree(dir);
 	MR_TEST_DONE();
 }

@@ -121,9 +121,7 @@ static void run_depth(int depth)
 	MR_CHECK_RC(b->backend->get_range(b, &id, 0, buf, 1, &got), MR_ENOTFOUND);
 	b->backend->close(b);
 	free(data);
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-	MR_CHECK(system(cmd) == 0);
+	MR_CHECK(mr_test_remove_tree(root) == 0);
 }
 
 static void test_depth0(void) { run_depth(0); }
@@ -155,9 +153,7 @@ static void test_from_config(void)
 	MR_CHECK_EQ_INT(size, 1);
 	b->backend->close(b);
 	mr_config_free(cfg);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-	MR_CHECK(system(cmd) == 0);
+	MR_CHECK(mr_test_remove_tree(root) == 0);
 }
 
 /* Purge removes temp files a killed put left once they are 15 min (or the
@@ -215,9 +211,7 @@ static void test_purge_sweeps_partial(void)
 	mr_blob_close(bs);
 	mr_data_close(meta);
 	mr_config_free(cfg);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-	MR_CHECK(system(cmd) == 0);
+	MR_CHECK(mr_test_remove_tree(root) == 0);
 }
 
 int main(void)

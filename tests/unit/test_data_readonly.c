@@ -127,9 +127,6 @@ int main(void)
 	MR_TEST_RUN(test_missing_store);
 	MR_TEST_RUN(test_sqlite_falls_back);
 	mr_config_free(cfg);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
+	(void)mr_test_remove_tree(root);
 	MR_TEST_DONE();
 }

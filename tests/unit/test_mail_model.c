@@ -253,9 +253,6 @@ int main(void)
 	mr_blob_close(bs);
 	mr_data_close(d);
 	mr_config_free(cfg);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
+	(void)mr_test_remove_tree(root);
 	MR_TEST_DONE();
 }

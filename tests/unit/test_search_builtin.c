@@ -334,9 +334,6 @@ int main(void)
 	mr_search_close(srch);
 	mr_data_close(data);
 	mr_config_free(cfg);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	(void)mr_test_remove_tree(dir);
 	MR_TEST_DONE();
 }

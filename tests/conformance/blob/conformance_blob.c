@@ -950,10 +950,7 @@ int main(int argc, char **argv)
 	mr_blob_close(BI);
 	mr_data_close(META);
 	mr_config_free(CFG);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	(void)mr_test_remove_tree(tmpdir);
 	printf("blob conformance %s: %d passed, %d failed, %d case(s) not applicable\n", backend,
 	       mr_test_cases - mr_test_failures, mr_test_failures, skipped_cases);
 	MR_TEST_DONE();

@@ -744,10 +744,7 @@ int main(int argc, char **argv)
 	mr_data_close(g_d);
 	mr_config_free(g_config);
 	if (g_dir[0]) {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", g_dir);
+		(void)mr_test_remove_tree(g_dir);
 	}
 	printf("backend %s: ", backend);
 	MR_TEST_DONE();

@@ -686,10 +686,7 @@ int main(int argc, char **argv)
 	munmap(SH, sizeof(*SH));
 	mr_memory_close(M);
 	if (rm_tmp) {
-		char cmd[256];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", tmpdir);
+		(void)mr_test_remove_tree(tmpdir);
 	}
 	MR_TEST_DONE();
 }

@@ -672,10 +672,7 @@ int main(int argc, char **argv)
 	mr_data_close(data);
 	mr_config_free(cfg);
 	if (tmp) {
-		char cmd[256];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
+		(void)mr_test_remove_tree(dir);
 	}
 	MR_TEST_DONE();
 }
