@@ -31,6 +31,25 @@ typedef struct mr_dynlib {
 	void *handle;             /* set once every function is resolved */
 } mr_dynlib;
 
+/*
+ * With FUNCS an X-macro list of the library's functions (X(PQexec) ...):
+ * MR_DYNLIB_TABLE(FUNCS) is the struct type of their pointers (members
+ * named as the functions), and MR_DYNLIB_DEFINE(var, FUNCS, table, soname,
+ * what) defines `static mr_dynlib var` filling that table.
+ */
+#define MR_DYNLIB_MEMBER_(f) __typeof__(f) *f;
+#define MR_DYNLIB_NAME_(f) #f,
+#define MR_DYNLIB_TABLE(FUNCS) struct { FUNCS(MR_DYNLIB_MEMBER_) }
+#define MR_DYNLIB_DEFINE(var, FUNCS, table_, soname_, what_)                                          \
+	static const char *const var##_names[] = {FUNCS(MR_DYNLIB_NAME_)};                             \
+	static mr_dynlib var = {.soname = (soname_),                                                  \
+				.what = (what_),                                                      \
+				.names = var##_names,                                                 \
+				.count = MR_ARRAY_LEN(var##_names),                                   \
+				.table = &(table_),                                                   \
+				.table_size = sizeof(table_),                                         \
+				.lock = PTHREAD_MUTEX_INITIALIZER}
+
 /* Loads the library and fills the table, once per process (thread-safe);
  * later calls return 0 at once.  MR_ENOTSUPPORTED naming the library and
  * dlerror()'s reason when it cannot be loaded or lacks a function. */

@@ -63,21 +63,8 @@
 	X(mysql_stmt_init) \
 	X(mysql_stmt_prepare) \
 	X(mysql_store_result)
-#define MR_X_MEMBER(f) __typeof__(f) *f;
-static struct {
-	MR_MY_FUNCS(MR_X_MEMBER)
-} maria;
-#undef MR_X_MEMBER
-#define MR_X_NAME(f) #f,
-static const char *const my_names[] = {MR_MY_FUNCS(MR_X_NAME)};
-#undef MR_X_NAME
-static mr_dynlib my_lib = {.soname = MR_SONAME_MYSQL,
-			 .what = "the mysql data backend",
-			 .names = my_names,
-			 .count = MR_ARRAY_LEN(my_names),
-			 .table = &maria,
-			 .table_size = sizeof(maria),
-			 .lock = PTHREAD_MUTEX_INITIALIZER};
+static MR_DYNLIB_TABLE(MR_MY_FUNCS) maria;
+MR_DYNLIB_DEFINE(my_lib, MR_MY_FUNCS, maria, MR_SONAME_MYSQL, "the mysql data backend");
 
 #define MY_SCHEMA_VERSION 1
 #define MY_MAX_ATTEMPTS 8

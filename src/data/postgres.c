@@ -63,21 +63,8 @@
 	X(PQsocket) \
 	X(PQstatus) \
 	X(PQtransactionStatus)
-#define MR_X_MEMBER(f) __typeof__(f) *f;
-static struct {
-	MR_PQ_FUNCS(MR_X_MEMBER)
-} pq;
-#undef MR_X_MEMBER
-#define MR_X_NAME(f) #f,
-static const char *const pq_names[] = {MR_PQ_FUNCS(MR_X_NAME)};
-#undef MR_X_NAME
-static mr_dynlib pq_lib = {.soname = MR_SONAME_POSTGRES,
-			 .what = "the postgresql data backend",
-			 .names = pq_names,
-			 .count = MR_ARRAY_LEN(pq_names),
-			 .table = &pq,
-			 .table_size = sizeof(pq),
-			 .lock = PTHREAD_MUTEX_INITIALIZER};
+static MR_DYNLIB_TABLE(MR_PQ_FUNCS) pq;
+MR_DYNLIB_DEFINE(pq_lib, MR_PQ_FUNCS, pq, MR_SONAME_POSTGRES, "the postgresql data backend");
 
 #define PG_SCHEMA_VERSION 1
 #define PG_ADVISORY_LOCK_KEY 0x6d61696c726f6f6dLL /* "mailroom" */

@@ -7,16 +7,7 @@
 
 mr_curl_fns mr_curl;
 
-#define MR_X_NAME(f) #f,
-static const char *const names[] = {MR_CURL_FUNCS(MR_X_NAME)};
-#undef MR_X_NAME
-static mr_dynlib lib = {.soname = MR_SONAME_CURL,
-			.what = "the HTTP backends (s3, elasticsearch, meilisearch)",
-			.names = names,
-			.count = MR_ARRAY_LEN(names),
-			.table = &mr_curl,
-			.table_size = sizeof(mr_curl),
-			.lock = PTHREAD_MUTEX_INITIALIZER};
+MR_DYNLIB_DEFINE(lib, MR_CURL_FUNCS, mr_curl, MR_SONAME_CURL, "the HTTP backends (s3, elasticsearch, meilisearch)");
 
 int mr_curl_load(const char *what)
 {

@@ -8,6 +8,8 @@
 #define MR_LIB_CURL_H
 
 #define CURL_DISABLE_TYPECHECK 1
+#include "core/dynlib.h"
+
 #include <curl/curl.h>
 
 #define MR_CURL_FUNCS(X) \
@@ -24,11 +26,7 @@
 	X(curl_slist_append) \
 	X(curl_slist_free_all)
 
-#define MR_X_MEMBER(f) __typeof__(f) *f;
-typedef struct mr_curl_fns {
-	MR_CURL_FUNCS(MR_X_MEMBER)
-} mr_curl_fns;
-#undef MR_X_MEMBER
+typedef MR_DYNLIB_TABLE(MR_CURL_FUNCS) mr_curl_fns;
 
 extern mr_curl_fns mr_curl;
 

@@ -110,21 +110,8 @@
 	X(g_mime_message_part_get_type) \
 	X(internet_address_group_get_type) \
 	X(internet_address_mailbox_get_type)
-#define MR_X_MEMBER(f) __typeof__(f) *f;
-static struct {
-	MR_GM_FUNCS(MR_X_MEMBER)
-} gm;
-#undef MR_X_MEMBER
-#define MR_X_NAME(f) #f,
-static const char *const gm_names[] = {MR_GM_FUNCS(MR_X_NAME)};
-#undef MR_X_NAME
-static mr_dynlib gm_lib = {.soname = MR_SONAME_GMIME,
-			 .what = "parsing mail",
-			 .names = gm_names,
-			 .count = MR_ARRAY_LEN(gm_names),
-			 .table = &gm,
-			 .table_size = sizeof(gm),
-			 .lock = PTHREAD_MUTEX_INITIALIZER};
+static MR_DYNLIB_TABLE(MR_GM_FUNCS) gm;
+MR_DYNLIB_DEFINE(gm_lib, MR_GM_FUNCS, gm, MR_SONAME_GMIME, "parsing mail");
 
 static bool is_a(const void *obj, GType type)
 {
