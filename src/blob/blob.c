@@ -802,23 +802,49 @@ done:
 	return rc;
 }
 
+static bool unexpired(mr_slice v, void *p);
+static int count_prefix(mr_blob *bs, mr_slice prefix, bool (*keep)(mr_slice v, void *p), void *p, uint64_t *out,
+			size_t limit);
+
+/* The record of a readable blob: LIVE, or a TOMBSTONE that something still
+ * holds.  A purge tombstones a blob, then re-checks its links and
+ * reservations and puts the record back if one exists (a link committed
+ * just before the tombstone); until it does — or forever, if that purge
+ * was killed in between, until the next purge run — the record says
+ * TOMBSTONE while the blob is linked.  Its bytes are safe: no purge removes
+ * the bytes of a blob it finds held after its tombstone, and no link can
+ * be added after it.  So a held TOMBSTONE reads like LIVE (the purge copied
+ * storage, compression and sizes into it). */
 static int get_live(mr_blob *bs, const mr_blob_id *id, rec *r)
 {
 	mr_buf raw = MR_BUF_INIT;
 	int rc = rec_read(bs, id, r, &raw);
 	mr_buf_dispose(&raw);
+	if (rc == 0 && r->state == ST_TOMBSTONE) {
+		mr_key k;
+		uint64_t n = 0;
+		int64_t now = now_ms(bs);
+		rc = count_prefix(bs, link_prefix(&k, id), NULL, NULL, &n, 1);
+		if (rc == 0 && n == 0)
+			rc = count_prefix(bs, res_blob_prefix(&k, id), unexpired, &now, &n, 0);
+		if (rc != 0)
+			return err(bs, rc);
+		if (n > 0)
+			return 0;
+	}
 	if (rc == MR_ENOTFOUND || (rc == 0 && r->state != ST_LIVE))
 		return set_err(bs, MR_ENOTFOUND, id, "no such blob");
 	return rc == 0 ? 0 : err(bs, rc);
 }
 
-static int get_common(mr_blob *bs, const mr_blob_id *id, uint64_t off, uint64_t len, unsigned flags, mr_buf *out,
-		      int fd)
+static int get_once(mr_blob *bs, const mr_blob_id *id, uint64_t off, uint64_t len, unsigned flags, mr_buf *out,
+		    int fd, bool *tombstoned)
 {
 	rec r;
 	int rc = get_live(bs, id, &r);
 	if (rc != 0)
 		return rc;
+	*tombstoned = r.state == ST_TOMBSTONE;
 	if (off > r.size)
 		return set_err(bs, MR_EINVALID, id, "read offset past the end");
 	uint64_t end = len > r.size - off ? r.size : off + len;
@@ -866,6 +892,24 @@ static int get_common(mr_blob *bs, const mr_blob_id *id, uint64_t off, uint64_t 
 		out->len = before; /* never hand back wrong bytes */
 		if (out->ptr)
 			out->ptr[before] = 0;
+	}
+	return rc;
+}
+
+static int get_common(mr_blob *bs, const mr_blob_id *id, uint64_t off, uint64_t len, unsigned flags, mr_buf *out,
+		      int fd)
+{
+	bool tombstoned = false;
+	int rc = get_once(bs, id, off, len, flags, out, fd, &tombstoned);
+	if (rc == MR_ECORRUPT && tombstoned) {
+		/* bytes gone under a tombstone: unlinked and purged while we
+		 * read, not damage */
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", mr_error_last()->message);
+		rec r;
+		if (get_live(bs, id, &r) == MR_ENOTFOUND)
+			return MR_ENOTFOUND;
+		mr_error_set(MR_ECORRUPT, "%s", msg);
 	}
 	return rc;
 }
@@ -1396,7 +1440,8 @@ static int purge_records_range(purge_ctx *c, const mr_blob_id *after, const mr_b
 			continue; /* unreadable records are left for a person to look at */
 		int64_t age = c->now - rr.created_ms;
 		bool candidate = rr.state == ST_TOMBSTONE ? age >= STALE_MS || age >= c->grace : age >= c->grace;
-		if (candidate && rr.state != ST_PENDING) {
+		/* a TOMBSTONE goes to purge_one even when held: it restores it */
+		if (candidate && rr.state == ST_LIVE) {
 			bool h = false;
 			if ((rc = held(c, &id, &h)) != 0)
 				break;

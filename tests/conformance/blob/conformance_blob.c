@@ -561,6 +561,82 @@ static void test_purge_keeps_held(void)
 	mr_buf_dispose(&out);
 }
 
+/* Key of a blob's record (docs/blob-store.md: BLOB 0x20, 0x00, id). */
+static void rec_key(mr_key *k, const mr_blob_id *id)
+{
+	ds_key(k, 0x00, id, false, 0);
+	k->buf[0] = MR_SUBSPACE_BLOB;
+}
+
+/* Sets the state byte of a blob's record as a purge killed between its
+ * TOMBSTONE commit and its held re-check would have left it. */
+static void force_tombstone(const mr_blob_id *id)
+{
+	mr_key k;
+	rec_key(&k, id);
+	mr_buf v = MR_BUF_INIT;
+	MR_CHECK_OK(mr_data_get(META, mr_key_slice(&k), &v));
+	MR_CHECK_EQ_INT(v.len, 44);
+	MR_CHECK_EQ_INT(v.ptr[1], 2); /* LIVE */
+	v.ptr[1] = 3;			   /* TOMBSTONE */
+	mr_batch *b = NULL;
+	MR_CHECK_OK(mr_batch_new(&b, META));
+	MR_CHECK_OK(mr_batch_set(b, mr_key_slice(&k), mr_buf_slice(&v)));
+	MR_CHECK_OK(mr_batch_commit(b));
+	mr_batch_free(b);
+	mr_buf_dispose(&v);
+}
+
+/* A purge killed right after tombstoning a blob that a link committed just
+ * before (its own re-check would have restored it): the linked blob stays
+ * readable meanwhile, the next purge makes it LIVE again and keeps the
+ * bytes; an unlinked one under such a tombstone reads as absent and goes. */
+static void test_purge_killed_after_tombstone(void)
+{
+	uint8_t l[3000], u[70000];
+	fill_random(l, sizeof l);
+	fill_random(u, sizeof u);
+	mr_blob_id il, iu;
+	mr_blob_purge_stats st;
+	mr_buf out = MR_BUF_INIT;
+	MR_CHECK_OK(mr_blob_put(B, l, sizeof l, &il, NULL));
+	MR_CHECK_OK(mr_blob_put(B, u, sizeof u, &iu, NULL));
+	MR_CHECK_OK(link1(B, &il, acc(21), 1, false));
+	force_tombstone(&il);
+	force_tombstone(&iu);
+	MR_CHECK_OK(mr_blob_get(B, &il, 0, UINT64_MAX, MR_BLOB_VERIFY, &out));
+	MR_CHECK_EQ_INT(out.len, sizeof l);
+	MR_CHECK(memcmp(out.ptr, l, sizeof l) == 0);
+	mr_buf_clear(&out);
+	MR_CHECK_OK(mr_blob_get(B, &il, 100, 50, 0, &out));
+	MR_CHECK(out.len == 50 && memcmp(out.ptr, l + 100, 50) == 0);
+	mr_blob_info info;
+	MR_CHECK_OK(mr_blob_stat(B, &il, &info));
+	MR_CHECK_EQ_INT(info.links, 1);
+	MR_CHECK_RC(mr_blob_get(B, &iu, 0, UINT64_MAX, 0, &out), MR_ENOTFOUND);
+	MR_CHECK_RC(link1(B, &il, acc(21), 2, false), MR_ENOTFOUND); /* no new link under a tombstone */
+	fake_now += 11 * 60 * 1000; /* a tombstone this old is a crashed purge's */
+	MR_CHECK_OK(purge(HOUR, &st));
+	MR_CHECK_OK(mr_blob_stat(B, &il, &info));
+	MR_CHECK_OK(link1(B, &il, acc(21), 2, false)); /* LIVE again */
+	mr_buf_clear(&out);
+	MR_CHECK_OK(mr_blob_get(B, &il, 0, UINT64_MAX, MR_BLOB_VERIFY, &out));
+	MR_CHECK_EQ_INT(out.len, sizeof l);
+	MR_CHECK_RC(mr_blob_stat(B, &iu, &info), MR_ENOTFOUND);
+	MR_CHECK_RC(mr_blob_get(B, &iu, 0, UINT64_MAX, 0, &out), MR_ENOTFOUND);
+	if (is_fs) {
+		char path[512], dir[300];
+		snprintf(dir, sizeof dir, "%s/blobs", tmpdir);
+		fs_file(dir, &iu, path, sizeof path);
+		MR_CHECK(access(path, F_OK) != 0); /* the unheld one's bytes went */
+		fs_file(dir, &il, path, sizeof path);
+		MR_CHECK(access(path, F_OK) == 0);
+	}
+	MR_CHECK_OK(link1(B, &il, acc(21), 1, true));
+	MR_CHECK_OK(link1(B, &il, acc(21), 2, true));
+	mr_buf_dispose(&out);
+}
+
 static void test_purge_grace(void)
 {
 	uint8_t g[1234];
@@ -932,6 +1008,7 @@ int main(int argc, char **argv)
 	MR_TEST_RUN(test_reservations);
 	MR_TEST_RUN(test_quota);
 	MR_TEST_RUN(test_purge_keeps_held);
+	MR_TEST_RUN(test_purge_killed_after_tombstone);
 	MR_TEST_RUN(test_purge_grace);
 	MR_TEST_RUN(test_compression_zstd);
 	MR_TEST_RUN(test_compression_lz4);
