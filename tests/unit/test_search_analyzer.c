@@ -112,6 +112,25 @@ static void test_search_analyzer__detect(void)
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, ru, strlen(ru)), "ru");
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, ja, strlen(ja)), "ja");
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, zh, strlen(zh)), "zh");
+	/* English decided by its function words (no textcat): upper-case spam
+	 * (from sa-spam-2/00423 of the corpus, whose whole body textcat reads
+	 * as German) */
+	const char *spam = "THESE INVITATIONS WERE ONLY BEING SENT OUT... TO A VERY SELECT GROUP OF INDIVIDUALS LIKE "
+			   "YOURSELF... WHO WERE CONFIRMED AND QUALIFIED TO RECEIVE THIS SPECTACULAR OFFER!!! PLEASE "
+			   "CLICK ON THE LINK BELOW TO REGISTER AND RECEIVE YOUR COMPLIMENTARY THREE NIGHT STAY IN YOUR "
+			   "CHOICE OF THREE (3) OF THESE NINE (9) FUN FILLED LOCATIONS!!! - MAGICAL ORLANDO - LAS VEGAS... "
+			   "CITY OF LIGHTS - PALM BEACH, FL.... FLORIDA'S BEST KEPT SECRET - FABULOUS FT, LAUDERDALE";
+	MR_CHECK_EQ_STR(mr_analyzer_detect(an, spam, strlen(spam)), "en");
+	/* ... but not German or French that quotes some English */
+	const char *de_en = "Hallo zusammen, ich habe die Änderung getestet und sie funktioniert bei mir nicht: der "
+			    "Build bricht mit \"error: the value of this is not a constant\" ab. Könnt ihr das bitte "
+			    "prüfen? Die Konfiguration ist die gleiche wie in der letzten Woche und das Problem tritt nur "
+			    "auf dem neuen Server auf.";
+	MR_CHECK_EQ_STR(mr_analyzer_detect(an, de_en, strlen(de_en)), "de");
+	const char *fr_en = "Bonjour, le correctif ne compile pas chez moi : le message est \"the file is not found\" "
+			    "et la compilation s'arrête. Est-ce que quelqu'un a une idée pour que cela fonctionne avec "
+			    "la nouvelle version? Merci pour votre aide et pour le travail sur les paquets.";
+	MR_CHECK_EQ_STR(mr_analyzer_detect(an, fr_en, strlen(fr_en)), "fr");
 	/* short texts fall back by script */
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, "hello", 5), "en");
 	MR_CHECK_EQ_STR(mr_analyzer_detect(an, "привет", strlen("привет")), "ru");

@@ -38,6 +38,8 @@ typedef struct strset {
 	mr_buf bytes;
 	size_t *off, *len;
 	size_t n, cap;
+	uint32_t *slots; /* strset_add_unique's hash table: index + 1, 0 = empty */
+	size_t nslots;	 /* a power of two, or 0 */
 } strset;
 
 static int strset_add(strset *s, const void *p, size_t n)
@@ -61,6 +63,46 @@ static int strset_add(strset *s, const void *p, size_t n)
 }
 
 static mr_slice strset_at(const strset *s, size_t i) { return mr_slice_of(s->bytes.ptr + s->off[i], s->len[i]); }
+
+static uint64_t strset_hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ n; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* Adds p unless the set (built only with this function) holds it already:
+ * 1 added, 0 present, < 0 an error.  A document repeats most of its words,
+ * so this keeps the set (and the stemming of new words) to distinct ones. */
+static int strset_add_unique(strset *s, const void *p, size_t n)
+{
+	if ((s->n + 1) * 2 > s->nslots) {
+		size_t ns = s->nslots ? s->nslots * 2 : 256;
+		uint32_t *v = mr_calloc(ns, sizeof(*v));
+		if (!v)
+			return MR_ENOMEM;
+		for (size_t i = 0; i < s->n; i++) {
+			size_t h = (size_t)strset_hash(s->bytes.ptr + s->off[i], s->len[i]) & (ns - 1);
+			while (v[h])
+				h = (h + 1) & (ns - 1);
+			v[h] = (uint32_t)i + 1;
+		}
+		mr_free(s->slots);
+		s->slots = v;
+		s->nslots = ns;
+	}
+	size_t h = (size_t)strset_hash(p, n) & (s->nslots - 1);
+	for (; s->slots[h]; h = (h + 1) & (s->nslots - 1)) {
+		size_t i = s->slots[h] - 1;
+		if (s->len[i] == n && memcmp(s->bytes.ptr + s->off[i], p, n) == 0)
+			return 0;
+	}
+	int rc = strset_add(s, p, n);
+	if (rc == 0)
+		s->slots[h] = (uint32_t)s->n;
+	return rc < 0 ? rc : 1;
+}
 
 static int strset_cmp(const void *a, const void *b, void *ctx)
 {
@@ -96,6 +138,9 @@ static int strset_sort(strset *s)
 	mr_free(s->off);
 	mr_free(s->len);
 	mr_free(idx);
+	mr_free(s->slots); /* positions changed */
+	s->slots = NULL;
+	s->nslots = 0;
 	s->off = o;
 	s->len = l;
 	s->n = m;
@@ -104,6 +149,7 @@ static int strset_sort(strset *s)
 
 static void strset_dispose(strset *s)
 {
+	mr_free(s->slots);
 	mr_buf_dispose(&s->bytes);
 	mr_free(s->off);
 	mr_free(s->len);
@@ -272,15 +318,15 @@ static int add_stream_terms(builtin *b, strset *set, uint64_t account, mr_search
 			rc = 0;
 			continue; /* too long for a key: not indexed */
 		}
-		if ((rc = strset_add(set, k.buf, k.len)) < 0)
+		if ((rc = strset_add_unique(set, k.buf, k.len)) < 0)
 			break;
-		if (!stem)
-			continue;
+		if (!stem || rc == 0)
+			continue; /* a word seen before in this field: its stem is in too */
 		if ((rc = mr_buf_set(&word, tok.ptr, tok.len)) < 0 ||
 		    (rc = mr_analyzer_stem(b->an, lang, mr_buf_cstr(&word), word.len, &st)) < 0)
 			break;
 		key_term(&k, account, f, hname, KIND_STEM, lang, mr_buf_cstr(&st), st.len, false);
-		if (!k.err && (rc = strset_add(set, k.buf, k.len)) < 0)
+		if (!k.err && (rc = strset_add_unique(set, k.buf, k.len)) < 0)
 			break;
 	}
 	mr_buf_dispose(&st);
