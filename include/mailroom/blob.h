@@ -81,6 +81,30 @@ void mr_blob_set_clock(mr_blob *bs, mr_blob_clock_fn fn, void *payload);
  * period, so put-then-link needs no lock.  size_out/stored_new may be NULL.
  */
 int mr_blob_put(mr_blob *bs, const void *data, size_t len, mr_blob_id *id_out, bool *stored_new);
+/*
+ * Bulk puts (import) whose durability is settled once per batch instead of
+ * once per blob.  mr_blob_put_deferred stores like mr_blob_put, but a blob
+ * it writes to a backend that can defer (fs) is left PENDING and not yet
+ * durable: t->pending is set, and nothing can read or link it until
+ * mr_blob_complete(bs, b, t) has added its LIVE record to the caller's
+ * batch b (so a link to it in b may follow) and b has committed.  Call
+ * mr_blob_flush(bs) after the last deferred put a batch completes and
+ * before committing it: it makes the bytes of every deferred put so far
+ * durable (fs: one syncfs).  A ticket that is not pending (dedup, inline,
+ * a backend that cannot defer) needs neither; mr_blob_complete ignores it.
+ * mr_blob_complete reads the record and fails with MR_ECONFLICT when it
+ * is no longer the ticket's PENDING (a purge with a grace shorter than the
+ * batch took it): that blob must be put again.  A ticket never completed
+ * leaves a PENDING record and bytes that purge removes after the grace.
+ */
+typedef struct mr_blob_ticket {
+	mr_blob_id id;
+	bool pending;
+	uint8_t priv[96]; /* the PENDING and LIVE records */
+} mr_blob_ticket;
+int mr_blob_put_deferred(mr_blob *bs, const void *data, size_t len, mr_blob_ticket *t, bool *stored_new);
+int mr_blob_flush(mr_blob *bs);
+int mr_blob_complete(mr_blob *bs, mr_batch *b, const mr_blob_ticket *t);
 /* Same, streaming from a file (hashed in one pass, uploaded in a second;
  * never loaded whole).  *size_out gets its length. */
 int mr_blob_put_file(mr_blob *bs, const char *path, mr_blob_id *id_out, uint64_t *size_out,

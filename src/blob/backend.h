@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MR_BLOB_BACKEND_VERSION 2
+#define MR_BLOB_BACKEND_VERSION 3
 
 /* n-byte big-endian integers, as the records and markers kept in a data store are packed. */
 static inline void mr_blob__put_be(uint8_t *p, uint64_t v, int n)
@@ -87,6 +87,18 @@ struct mr_blob_backend {
 	int (*stage_mem)(mr_blob_inst *b, const void *data, size_t len, void **staged);
 	int (*put_staged)(mr_blob_inst *b, void *staged, const mr_blob_id *id);
 	void (*discard_staged)(mr_blob_inst *b, void *staged);
+	/* ---- version 3 ---- */
+	/*
+	 * Optional, both or none: deferred durability for bulk writers.
+	 * put_mem_deferred stores the bytes under id like put_mem (atomically:
+	 * a reader of id sees all or nothing) but need not make them durable;
+	 * after a crash the object may be missing or hold other bytes (the
+	 * front never serves it: its record stays PENDING until sync, and an
+	 * object it finds without a record is re-hashed before it is adopted).
+	 * sync makes every deferred put made before it durable.
+	 */
+	int (*put_mem_deferred)(mr_blob_inst *b, const mr_blob_id *id, const void *data, size_t len);
+	int (*sync)(mr_blob_inst *b);
 };
 
 /* fs backend: root directory (created 0700), fan-out depth 0-4. */

@@ -296,6 +296,7 @@ typedef struct source {
 	uint64_t size;
 	mr_blob_id id;
 	void **staged;      /* mem already written by the backend's stage_mem, or NULL / *staged NULL */
+	mr_blob_ticket *ticket; /* a deferred put (mr_blob_put_deferred), or NULL */
 } source;
 
 /* Pull state for a streamed (file) put: reads, re-hashes (the file must not
@@ -395,6 +396,31 @@ static int read_small(const source *s, mr_buf *out)
 }
 
 /* Writes the bytes to the backend.  Fills r->comp, r->stored. */
+/* Whether the backend object of id (size bytes) hashes to id: an object
+ * found without a record (a crashed put's, possibly a deferred one that
+ * never became durable) is adopted only then. */
+static bool object_hashes_to(mr_blob *bs, const mr_blob_id *id, uint64_t size)
+{
+	uint8_t *buf = mr_malloc(IO_CHUNK);
+	if (!buf)
+		return false;
+	mr_blob_hasher h;
+	mr_blob_hasher_init(&h);
+	uint64_t off = 0;
+	bool ok = true;
+	while (ok && off < size) {
+		size_t want = size - off < IO_CHUNK ? (size_t)(size - off) : IO_CHUNK, got = 0;
+		ok = bs->be->backend->get_range(bs->be, id, off, buf, want, &got) == 0 && got == want;
+		if (ok)
+			mr_blob_hasher_update(&h, buf, got);
+		off += got;
+	}
+	mr_free(buf);
+	mr_blob_id check;
+	mr_blob_hasher_final(&h, &check);
+	return ok && mr_blob_id_equal(&check, id);
+}
+
 static int write_backend(mr_blob *bs, const source *s, rec *r)
 {
 	int rc = 0;
@@ -402,9 +428,17 @@ static int write_backend(mr_blob *bs, const source *s, rec *r)
 	/* Bytes a crashed put left under the id: an object exactly as long as the
 	 * blob is its raw bytes (a compressed object is always shorter: we only
 	 * keep compressed forms that are, see below). */
-	if (bs->comp == MR_BLOB_COMP_NONE && bs->be->backend->stat(bs->be, &s->id, &have) == 0 && have == s->size) {
+	if (bs->comp == MR_BLOB_COMP_NONE && bs->be->backend->stat(bs->be, &s->id, &have) == 0 && have == s->size &&
+	    object_hashes_to(bs, &s->id, have)) {
 		r->comp = MR_BLOB_COMP_NONE;
 		r->stored = have;
+		/* it may be a deferred put's that never became durable */
+		if (bs->be->backend->version >= 3 && bs->be->backend->sync) {
+			if (s->ticket)
+				s->ticket->pending = true; /* synced by mr_blob_flush */
+			else
+				return bs->be->backend->sync(bs->be);
+		}
 		return 0;
 	}
 	mr_error_clear();
@@ -446,6 +480,12 @@ static int write_backend(mr_blob *bs, const source *s, rec *r)
 		*s->staged = NULL; /* consumed, also on error */
 		rc = bs->be->backend->put_staged(bs->be, st, &s->id);
 		r->stored = s->size;
+		goto done;
+	}
+	if (p.mem && s->ticket && bs->be->backend->version >= 3 && bs->be->backend->put_mem_deferred) {
+		rc = bs->be->backend->put_mem_deferred(bs->be, &s->id, p.mem, p.mem_len);
+		r->stored = p.mem_len;
+		s->ticket->pending = rc == 0;
 		goto done;
 	}
 	if (p.mem && bs->be->backend->put_mem) {
@@ -612,6 +652,15 @@ static int put_common(mr_blob *bs, const source *s, bool *stored_new)
 			rc = saved;
 			break;
 		}
+		if (s->ticket && s->ticket->pending) {
+			/* deferred: LIVE goes into the caller's batch (mr_blob_complete) */
+			live.state = ST_LIVE;
+			live.storage = STORE_BACKEND;
+			memcpy(s->ticket->priv, pending, REC_LEN);
+			rec_encode(&live, s->ticket->priv + REC_LEN);
+			wrote = true;
+			break;
+		}
 		/* 3. LIVE, asserting our PENDING (a purge that tombstoned it
 		 * meanwhile wins).  Lazy (logged, not flushed): every link or
 		 * reservation of the blob is a later synced commit of this store,
@@ -668,6 +717,58 @@ int mr_blob_put(mr_blob *bs, const void *data, size_t len, mr_blob_id *id_out, b
 	if (staged) /* not used: a dedup, an adopted object, or an error before the write */
 		be->discard_staged(bs->be, staged);
 	return rc;
+}
+
+int mr_blob_put_deferred(mr_blob *bs, const void *data, size_t len, mr_blob_ticket *t, bool *stored_new)
+{
+	memset(t, 0, sizeof *t);
+	const mr_blob_backend *be = bs->be->backend;
+	if (be->version < 3 || !be->put_mem_deferred || !be->sync)
+		return mr_blob_put(bs, data, len, &t->id, stored_new);
+	if (!data && len)
+		return mr_error_set(MR_EINVALID, "blob store \"%s\": put: NULL data", bs->id);
+	source s = {.mem = data ? data : (const uint8_t *)"", .size = len, .ticket = t};
+	mr_blob_hash_bytes(s.mem, len, &s.id);
+	t->id = s.id;
+	int rc = put_common(bs, &s, stored_new);
+	if (rc != 0)
+		t->pending = false;
+	return rc;
+}
+
+int mr_blob_flush(mr_blob *bs)
+{
+	const mr_blob_backend *be = bs->be->backend;
+	if (be->version < 3 || !be->sync)
+		return 0;
+	int rc = be->sync(bs->be);
+	return rc == 0 ? 0 : err(bs, rc);
+}
+
+int mr_blob_complete(mr_blob *bs, mr_batch *b, const mr_blob_ticket *t)
+{
+	if (!t->pending)
+		return 0;
+	mr_key k;
+	mr_buf cur = MR_BUF_INIT;
+	mr_slice pending = mr_slice_of(t->priv, REC_LEN);
+	int rc = mr_data_get(bs->meta, rec_key(&k, &t->id), &cur);
+	if (rc == 0 && !mr_slice_eq(mr_buf_slice(&cur), pending))
+		rc = MR_ENOTFOUND;
+	mr_buf_dispose(&cur);
+	if (rc == MR_ENOTFOUND) {
+		rc = set_err(bs, MR_ECONFLICT, &t->id, "deferred put no longer pending (purged meanwhile); put it again");
+	} else if (rc == 0) {
+		rec live;
+		if (!rec_decode(mr_slice_of(t->priv + REC_LEN, REC_LEN), &live))
+			return set_err(bs, MR_EINVALID, &t->id, "not a ticket of mr_blob_put_deferred");
+		live.created_ms = now_ms(bs);
+		uint8_t v[REC_LEN];
+		rec_encode(&live, v);
+		if ((rc = mr_batch_assert_value(b, rec_key(&k, &t->id), pending)) == 0)
+			rc = mr_batch_set(b, rec_key(&k, &t->id), mr_slice_of(v, REC_LEN));
+	}
+	return err(bs, rc);
 }
 
 int mr_blob_put_file(mr_blob *bs, const char *path, mr_blob_id *id_out, uint64_t *size_out, bool *stored_new)

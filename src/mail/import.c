@@ -50,6 +50,7 @@ typedef struct job {
 	char *errmsg;
 	mr_message *msg;
 	mr_blob_id blob;
+	mr_blob_ticket ticket; /* completed in the committer's batch */
 	bool stored_new;
 	char *from;
 	char *thread_subject;
@@ -177,7 +178,8 @@ static void prepare(ctx *c, job *j)
 {
 	int rc = mr_message_parse(&j->msg, j->bytes, j->len);
 	if (rc == 0)
-		rc = mr_blob_put(c->blobs, j->bytes, j->len, &j->blob, &j->stored_new);
+		rc = mr_blob_put_deferred(c->blobs, j->bytes, j->len, &j->ticket, &j->stored_new);
+	j->blob = j->ticket.id;
 	if (rc == 0) {
 		mr_buf b = {0};
 		if (j->msg->from.count)
@@ -451,6 +453,8 @@ static int add_one(committer *cm, job *j)
 {
 	uint32_t mb = 0;
 	int rc = mailbox_id(cm->c, &cm->mc, j->mailbox, &mb);
+	if (rc == 0)
+		rc = mr_blob_complete(cm->c->blobs, cm->b, &j->ticket); /* its LIVE record, before the link */
 	if (rc)
 		return rc;
 	const mr_message *m = j->msg;
@@ -505,6 +509,8 @@ static int commit_batch(committer *cm)
 	int rc = 0;
 	for (int attempt = 0;; attempt++) {
 		rc = mr_model_writer_seal(cm->w, cm->b);
+		if (rc == 0)
+			rc = mr_blob_flush(c->blobs); /* the batch's blobs durable before their records */
 		if (rc == 0)
 			rc = mr_batch_commit(cm->b);
 		if (rc == 0)

@@ -4,7 +4,8 @@
  *
  * argv[1]: fs (metadata in SQLite) | data_sqlite | data_rocksdb.
  * Each round forks a writer that loops: put a blob (random sizes, some
- * contents repeated so dedup happens, compression zstd, small ones inline),
+ * contents repeated so dedup happens, compression zstd, small ones inline,
+ * half of them deferred puts completed in the link's batch),
  * link it to a new document in a committed batch, sometimes unlink an older
  * document in the same batch.  With a multi-process metadata store a second
  * child purges with grace 0 in every other round (the race the tombstone protocol
@@ -84,7 +85,13 @@ static void writer(unsigned round)
 		mr_blob_id id;
 		uint64_t doc = (uint64_t)round * 1000000 + i;
 		for (int attempt = 0;; attempt++) {
-			int rc = mr_blob_put(bs, buf, size, &id, NULL);
+			/* half the puts deferred (as import makes them): completed
+			 * in the link's batch, flushed before its commit */
+			mr_blob_ticket t = {0};
+			bool deferred = rnd() % 2 == 0;
+			int rc = deferred ? mr_blob_put_deferred(bs, buf, size, &t, NULL) : mr_blob_put(bs, buf, size, &id, NULL);
+			if (deferred)
+				id = t.id;
 			if (rc == MR_EUNAVAILABLE || rc == MR_ECONFLICT)
 				continue;
 			if (rc != 0)
@@ -94,7 +101,9 @@ static void writer(unsigned round)
 			mr_blob_owner o = {1, MR_BLOB_COLL_EMAIL, doc};
 			if (mr_batch_new(&b, meta) != 0)
 				die("batch");
-			rc = mr_blob_link(bs, b, &id, &o);
+			rc = mr_blob_complete(bs, b, &t);
+			if (rc == 0)
+				rc = mr_blob_link(bs, b, &id, &o);
 			bool unlinked = false;
 			if (rc == 0 && ndocs > 2 && rnd() % 3 == 0) {
 				size_t k = rnd() % ndocs;
@@ -106,6 +115,8 @@ static void writer(unsigned round)
 					unlinked = true;
 				}
 			}
+			if (rc == 0 && deferred)
+				rc = mr_blob_flush(bs);
 			if (rc == 0)
 				rc = mr_batch_commit(b);
 			mr_batch_free(b);
