@@ -1,7 +1,9 @@
 /*
  * cmd_import.c — `mailroom import ACCOUNT PATH... [--mailbox NAME]
- * [--no-index] [--workers N] [--batch N]`: imports Maildirs, mbox files,
- * .eml files and directories of them into an account (src/mail/import.c).
+ * [--no-index] [--no-maintain] [--workers N] [--batch N]`: imports Maildirs,
+ * mbox files, .eml files and directories of them into an account
+ * (src/mail/import.c); after 2,000 or more stored messages it maintains
+ * (compacts) the data store unless --no-maintain.
  * A progress bar on a terminal, a line every 5 s otherwise; a summary at
  * the end; exit 1 when a message failed.
  */
@@ -80,13 +82,15 @@ int mr_cmd_import(mr_cli *cli, int argc, char **argv)
 			opts.mailbox = argv[++i];
 		} else if (strcmp(argv[i], "--no-index") == 0) {
 			opts.no_index = true;
+		} else if (strcmp(argv[i], "--no-maintain") == 0) {
+			opts.no_maintain = true;
 		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
 			opts.workers = (unsigned)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
 			opts.batch_messages = strtoul(argv[++i], NULL, 10);
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			free(paths);
-			return mr_cli_usage("import: unknown option %s (usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--workers N] [--batch N])",
+			return mr_cli_usage("import: unknown option %s (usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--no-maintain] [--workers N] [--batch N])",
 					    argv[i]);
 		} else if (!account) {
 			account = argv[i];
@@ -96,7 +100,7 @@ int mr_cmd_import(mr_cli *cli, int argc, char **argv)
 	}
 	if (!account || npaths == 0) {
 		free(paths);
-		return mr_cli_usage("usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--workers N] [--batch N]");
+		return mr_cli_usage("usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--no-maintain] [--workers N] [--batch N]");
 	}
 	/* Check the paths before opening anything: a typo writes nothing. */
 	uint64_t total = 0;
@@ -126,12 +130,13 @@ int mr_cmd_import(mr_cli *cli, int argc, char **argv)
 		mr_cli_json_string(stdout, account);
 		printf(",\"read\":%llu,\"imported\":%llu,\"added_to_mailbox\":%llu,\"duplicates\":%llu,\"with_warnings\":%llu,"
 		       "\"failed\":%llu,\"new_blobs\":%llu,\"indexed\":%llu,\"bytes\":%llu,\"skipped_files\":%llu,"
-		       "\"seconds\":%.3f,\"messages_per_second\":%.1f,\"mb_per_second\":%.2f,\"failures\":[",
+		       "\"seconds\":%.3f,\"maintain_seconds\":%.3f,\"messages_per_second\":%.1f,\"mb_per_second\":%.2f,"
+		       "\"failures\":[",
 		       (unsigned long long)res.read, (unsigned long long)res.imported, (unsigned long long)res.added,
 		       (unsigned long long)res.duplicates, (unsigned long long)res.with_warnings,
 		       (unsigned long long)res.failed, (unsigned long long)res.new_blobs,
 		       (unsigned long long)res.indexed, (unsigned long long)res.bytes,
-		       (unsigned long long)res.skipped_files, res.seconds, (double)res.read / secs,
+		       (unsigned long long)res.skipped_files, res.seconds, res.maintain_seconds, (double)res.read / secs,
 		       (double)res.bytes / 1e6 / secs);
 		for (size_t i = 0; i < res.nfailures; i++) {
 			printf("%s{\"source\":", i ? "," : "");
@@ -151,6 +156,8 @@ int mr_cmd_import(mr_cli *cli, int argc, char **argv)
 		       (double)res.read / secs, (double)res.bytes / 1e6 / secs);
 		if (res.skipped_files)
 			printf("skipped %llu files that do not look like mail\n", (unsigned long long)res.skipped_files);
+		if (res.maintain_seconds > 0)
+			printf("maintained (compacted) the data store in %.1f s of that\n", res.maintain_seconds);
 	}
 	for (size_t i = 0; i < res.nfailures; i++)
 		fprintf(stderr, "mailroom: import: failed: %s: %s\n", res.failures[i].what, res.failures[i].why);

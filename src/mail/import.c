@@ -34,6 +34,7 @@
 #define MAX_INFLIGHT 512
 #define MAX_INFLIGHT_BYTES (256u << 20)
 #define MAX_FAILURES 100
+#define MAINTAIN_MIN 2000 /* messages stored by one import that make it maintain the data store */
 
 typedef struct job {
 	uint64_t seq;
@@ -889,6 +890,19 @@ int mr_import_run(mr_data *d, mr_blob *blobs, mr_search *search, const char *acc
 	pthread_mutex_unlock(&c->mu);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
+	if (committer_started && !c->fatal && !opts->no_maintain && res->imported + res->added >= MAINTAIN_MIN) {
+		/* A bulk load leaves RocksDB a stack of overlapping level-0 tables:
+		 * every read then probes each of them, and a reader that opens the
+		 * store (every `mailroom search`) loads all their index and filter
+		 * partitions.  One compaction now (the whole corpus, 166 MB of mail:
+		 * ~5 s) halves the open and takes ~20 ms off each one-shot query.
+		 * Other backends checkpoint and refresh their statistics. */
+		int64_t m0 = mr_now_monotonic_ms();
+		if (mr_data_maintain(c->d) != 0)
+			mr_log(MR_LOG_WARN, "import: maintenance after the import failed (the import is complete): %s",
+			       mr_error_last()->message);
+		res->maintain_seconds = (double)(mr_now_monotonic_ms() - m0) / 1000.0;
+	}
 	report_progress(c, true);
 	if (committer_started && c->fatal)
 		rc = mr_error_set(c->fatal, "import stopped: %s", c->fatal_msg);

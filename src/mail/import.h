@@ -35,6 +35,7 @@ typedef struct mr_import_options {
 	unsigned workers;         /* 0: one per online CPU */
 	bool no_index;            /* do not index in the search store (measurements) */
 	size_t batch_messages;    /* messages per data-store commit (0: 256) */
+	bool no_maintain;         /* skip the data-store maintenance after a large import */
 	mr_import_progress_fn progress;
 	void *progress_payload;
 	double progress_interval; /* seconds between progress calls (0: 0.5) */
@@ -57,6 +58,7 @@ typedef struct mr_import_result {
 	uint64_t indexed;
 	uint64_t skipped_files; /* files that do not look like mail */
 	double seconds;
+	double maintain_seconds; /* of seconds: mr_data_maintain after a large import (0: not run) */
 	mr_import_failure *failures; /* the first 100 */
 	size_t nfailures;
 } mr_import_result;
