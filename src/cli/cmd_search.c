@@ -93,6 +93,11 @@ int mr_cmd_search(mr_cli *cli, int argc, char **argv)
 			mr_cli_json_string(stdout, e.from);
 			printf(",\"subject\":");
 			mr_cli_json_string(stdout, e.subject);
+			char blob[MR_BLOB_ID_TEXT_LEN + 1];
+			mr_blob_id_format(&e.blob, blob);
+			printf(",\"message_id\":");
+			mr_cli_json_string(stdout, e.message_id);
+			printf(",\"blob\":\"%s\"", blob);
 			if (r.scores)
 				printf(",\"score\":%.4f", r.scores[i]);
 			printf("}");
