@@ -1,9 +1,9 @@
 /*
  * cmd_import.c — `mailroom import ACCOUNT PATH... [--mailbox NAME]
- * [--no-index] [--no-maintain] [--workers N] [--batch N]`: imports Maildirs,
- * mbox files, .eml files and directories of them into an account
- * (src/mail/import.c); after 2,000 or more stored messages it maintains
- * (compacts) the data store unless --no-maintain.
+ * [--no-index] [--no-maintain | --maintain-after N] [--workers N] [--batch N]`:
+ * imports Maildirs, mbox files, .eml files and directories of them into an
+ * account (src/mail/import.c); after N (default 2,000) or more stored
+ * messages it maintains (compacts) the data store unless --no-maintain.
  * A progress bar on a terminal, a line every 5 s otherwise; a summary at
  * the end; exit 1 when a message failed.
  */
@@ -84,13 +84,22 @@ int mr_cmd_import(mr_cli *cli, int argc, char **argv)
 			opts.no_index = true;
 		} else if (strcmp(argv[i], "--no-maintain") == 0) {
 			opts.no_maintain = true;
+		} else if (strcmp(argv[i], "--maintain-after") == 0 && i + 1 < argc) {
+			char *end = NULL;
+			const char *v = argv[++i];
+			unsigned long long n = strtoull(v, &end, 10);
+			if (!*v || *end || n == 0 || v[0] == '-') {
+				free(paths);
+				return mr_cli_usage("import: --maintain-after: expected a number of messages >= 1, got \"%s\"", v);
+			}
+			opts.maintain_after = n;
 		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
 			opts.workers = (unsigned)strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
 			opts.batch_messages = strtoul(argv[++i], NULL, 10);
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			free(paths);
-			return mr_cli_usage("import: unknown option %s (usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--no-maintain] [--workers N] [--batch N])",
+			return mr_cli_usage("import: unknown option %s (usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--no-maintain | --maintain-after N] [--workers N] [--batch N])",
 					    argv[i]);
 		} else if (!account) {
 			account = argv[i];
@@ -100,7 +109,7 @@ int mr_cmd_import(mr_cli *cli, int argc, char **argv)
 	}
 	if (!account || npaths == 0) {
 		free(paths);
-		return mr_cli_usage("usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--no-maintain] [--workers N] [--batch N]");
+		return mr_cli_usage("usage: mailroom import ACCOUNT PATH... [--mailbox NAME] [--no-index] [--no-maintain | --maintain-after N] [--workers N] [--batch N]");
 	}
 	/* Check the paths before opening anything: a typo writes nothing. */
 	uint64_t total = 0;

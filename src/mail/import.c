@@ -34,7 +34,7 @@
 #define MAX_INFLIGHT 512
 #define MAX_INFLIGHT_BYTES (256u << 20)
 #define MAX_FAILURES 100
-#define MAINTAIN_MIN 2000 /* messages stored by one import that make it maintain the data store */
+#define MAINTAIN_MIN 2000 /* default of mr_import_options.maintain_after */
 
 typedef struct job {
 	uint64_t seq;
@@ -890,7 +890,8 @@ int mr_import_run(mr_data *d, mr_blob *blobs, mr_search *search, const char *acc
 	pthread_mutex_unlock(&c->mu);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
-	if (committer_started && !c->fatal && !opts->no_maintain && res->imported + res->added >= MAINTAIN_MIN) {
+	uint64_t maintain_after = opts->maintain_after ? opts->maintain_after : MAINTAIN_MIN;
+	if (committer_started && !c->fatal && !opts->no_maintain && res->imported + res->added >= maintain_after) {
 		/* A bulk load leaves RocksDB a stack of overlapping level-0 tables:
 		 * every read then probes each of them, and a reader that opens the
 		 * store (every `mailroom search`) loads all their index and filter

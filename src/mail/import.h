@@ -36,6 +36,7 @@ typedef struct mr_import_options {
 	bool no_index;            /* do not index in the search store (measurements) */
 	size_t batch_messages;    /* messages per data-store commit (0: 256) */
 	bool no_maintain;         /* skip the data-store maintenance after a large import */
+	uint64_t maintain_after;  /* messages stored by one import that make it maintain the data store (0: 2000) */
 	mr_import_progress_fn progress;
 	void *progress_payload;
 	double progress_interval; /* seconds between progress calls (0: 0.5) */
