@@ -903,9 +903,44 @@ done:
 	return rc;
 }
 
-static bool unexpired(mr_slice v, void *p);
+/* Counts keys under prefix (values checked by fn when non-NULL). */
 static int count_prefix(mr_blob *bs, mr_slice prefix, bool (*keep)(mr_slice v, void *p), void *p, uint64_t *out,
-			size_t limit);
+			size_t limit)
+{
+	uint8_t end[MR_DATA_MAX_KEY];
+	mr_range r = mr_range_prefix(prefix, end, sizeof end);
+	r.limit = limit;
+	if (!keep)
+		r.flags = MR_SCAN_KEYS_ONLY;
+	mr_iter *it = NULL;
+	int rc = mr_data_scan(bs->meta, &r, &it), n = 0;
+	mr_slice key, val;
+	*out = 0;
+	while (rc == 0 && (n = mr_iter_next(it, &key, &val)) > 0)
+		if (!keep || keep(val, p))
+			(*out)++;
+	if (rc == 0 && n < 0)
+		rc = n;
+	mr_iter_free(it);
+	return rc;
+}
+
+static bool unexpired(mr_slice v, void *p)
+{
+	return v.len >= 8 && (int64_t)mr_blob__get_be(v.ptr, 8) > *(const int64_t *)p;
+}
+
+/* Whether a link or an unexpired (at now) reservation holds id. */
+static int blob_held(mr_blob *bs, const mr_blob_id *id, int64_t now, bool *out)
+{
+	mr_key k;
+	uint64_t n = 0;
+	int rc = count_prefix(bs, link_prefix(&k, id), NULL, NULL, &n, 1);
+	if (rc == 0 && n == 0)
+		rc = count_prefix(bs, res_blob_prefix(&k, id), unexpired, &now, &n, 0);
+	*out = n > 0;
+	return rc;
+}
 
 /* The record of a readable blob: LIVE, or a TOMBSTONE that something still
  * holds.  A purge tombstones a blob, then re-checks its links and
@@ -922,15 +957,10 @@ static int get_live(mr_blob *bs, const mr_blob_id *id, rec *r)
 	int rc = rec_read(bs, id, r, &raw);
 	mr_buf_dispose(&raw);
 	if (rc == 0 && r->state == ST_TOMBSTONE) {
-		mr_key k;
-		uint64_t n = 0;
-		int64_t now = now_ms(bs);
-		rc = count_prefix(bs, link_prefix(&k, id), NULL, NULL, &n, 1);
-		if (rc == 0 && n == 0)
-			rc = count_prefix(bs, res_blob_prefix(&k, id), unexpired, &now, &n, 0);
-		if (rc != 0)
+		bool h = false;
+		if ((rc = blob_held(bs, id, now_ms(bs), &h)) != 0)
 			return err(bs, rc);
-		if (n > 0)
+		if (h)
 			return 0;
 	}
 	if (rc == MR_ENOTFOUND || (rc == 0 && r->state != ST_LIVE))
@@ -1216,33 +1246,6 @@ int mr_blob_release(mr_blob *bs, const mr_blob_id *id, uint32_t account)
 
 /* ---- stat and quota ---- */
 
-/* Counts keys under prefix (values checked by fn when non-NULL). */
-static int count_prefix(mr_blob *bs, mr_slice prefix, bool (*keep)(mr_slice v, void *p), void *p, uint64_t *out,
-			size_t limit)
-{
-	uint8_t end[MR_DATA_MAX_KEY];
-	mr_range r = mr_range_prefix(prefix, end, sizeof end);
-	r.limit = limit;
-	if (!keep)
-		r.flags = MR_SCAN_KEYS_ONLY;
-	mr_iter *it = NULL;
-	int rc = mr_data_scan(bs->meta, &r, &it), n = 0;
-	mr_slice key, val;
-	*out = 0;
-	while (rc == 0 && (n = mr_iter_next(it, &key, &val)) > 0)
-		if (!keep || keep(val, p))
-			(*out)++;
-	if (rc == 0 && n < 0)
-		rc = n;
-	mr_iter_free(it);
-	return rc;
-}
-
-static bool unexpired(mr_slice v, void *p)
-{
-	return v.len >= 8 && (int64_t)mr_blob__get_be(v.ptr, 8) > *(const int64_t *)p;
-}
-
 int mr_blob_stat(mr_blob *bs, const mr_blob_id *id, mr_blob_info *out)
 {
 	rec r;
@@ -1388,16 +1391,7 @@ static int purge_reservations(purge_ctx *c)
 }
 
 /* Any link, or any unexpired reservation, of id. */
-static int held(purge_ctx *c, const mr_blob_id *id, bool *out)
-{
-	mr_key k;
-	uint64_t n = 0;
-	int rc = count_prefix(c->bs, link_prefix(&k, id), NULL, NULL, &n, 1);
-	if (rc == 0 && n == 0)
-		rc = count_prefix(c->bs, res_blob_prefix(&k, id), unexpired, &c->now, &n, 0);
-	*out = n > 0;
-	return rc;
-}
+static int held(purge_ctx *c, const mr_blob_id *id, bool *out) { return blob_held(c->bs, id, c->now, out); }
 
 /* Clears every reservation key (both indexes) of a blob being deleted. */
 static int clear_reservations(purge_ctx *c, mr_batch *b, const mr_blob_id *id)
