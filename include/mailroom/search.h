@@ -200,6 +200,12 @@ int mr_search_open(mr_search **out, const mr_config *cfg, const char *store_id, 
 int mr_search_open_builtin(mr_search **out, mr_data *data);
 void mr_search_close(mr_search *s);
 const char *mr_search_backend_name(const mr_search *s);
+/*
+ * Whether a bare word also finds the word's inflected forms (stemming:
+ * `running` finds `runs`).  The built-in index and Elasticsearch stem;
+ * Meilisearch matches words as written (after its normalization).
+ */
+bool mr_search_stems(const mr_search *s);
 
 /*
  * Indexes doc as doc_id of account, replacing whatever was indexed under

@@ -25,6 +25,7 @@
 /* Capability bits. */
 #define MR_SEARCH_CAP_RELEVANCE (1u << 0) /* MR_SEARCH_ORDER_RELEVANCE */
 #define MR_SEARCH_CAP_PHRASE (1u << 1)    /* exact phrase queries */
+#define MR_SEARCH_CAP_STEMMING (1u << 2)  /* a word also finds its inflected forms (mr_search_stems) */
 
 typedef struct mr_search_backend mr_search_backend;
 

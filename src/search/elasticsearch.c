@@ -962,7 +962,7 @@ static int es_stats(mr_search_inst *inst, uint64_t *bytes, uint64_t *docs)
 const mr_search_backend mr_search__elasticsearch = {
 	.version = MR_SEARCH_BACKEND_VERSION,
 	.name = "elasticsearch",
-	.caps = MR_SEARCH_CAP_RELEVANCE | MR_SEARCH_CAP_PHRASE,
+	.caps = MR_SEARCH_CAP_RELEVANCE | MR_SEARCH_CAP_PHRASE | MR_SEARCH_CAP_STEMMING,
 	.open = es_open,
 	.close = es_close,
 	.index = es_index,

@@ -99,6 +99,8 @@ void mr_search_close(mr_search *s)
 
 const char *mr_search_backend_name(const mr_search *s) { return s->backend->name; }
 
+bool mr_search_stems(const mr_search *s) { return (s->backend->caps & MR_SEARCH_CAP_STEMMING) != 0; }
+
 int mr_search_index(mr_search *s, uint64_t account, uint32_t doc_id, const mr_search_doc *doc)
 {
 	if (!doc)

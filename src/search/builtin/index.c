@@ -1204,7 +1204,7 @@ static void builtin_close(mr_search_inst *inst)
 const mr_search_backend mr_search__builtin = {
 	.version = MR_SEARCH_BACKEND_VERSION,
 	.name = "builtin",
-	.caps = MR_SEARCH_CAP_RELEVANCE | MR_SEARCH_CAP_PHRASE,
+	.caps = MR_SEARCH_CAP_RELEVANCE | MR_SEARCH_CAP_PHRASE | MR_SEARCH_CAP_STEMMING,
 	.open = builtin_open,
 	.close = builtin_close,
 	.index = builtin_index,

@@ -203,10 +203,33 @@ static void test_search_conformance__boolean(void)
 	EXPECT("annual lunch OR budget", 8);
 	EXPECT_NONE("annual lunch");
 	EXPECT("", 7, 6, 5, 4, 8, 2, 1, 3);
+	/* NOT over groups, negated prefixes, several prefixes, several fields under OR and NOT */
+	EXPECT("NOT (lunch OR pipeline)", 7, 6, 5, 4, 1, 3);
+	EXPECT("NOT (annual report)", 7, 6, 5, 4, 2, 3);
+	EXPECT("report -pipe*", 1);
+	EXPECT("repo* pipe*", 8);
+	EXPECT("from:alice OR subject:lunch", 2, 1);
+	EXPECT("-from:alice report", 8);
+	EXPECT("(from:bob OR from:carol) -subject:pipeline", 2);
 }
 
 static void test_search_conformance__stemming(void)
 {
+	if (!mr_search_stems(srch)) {
+		/* the backend says it matches words as written: each form finds only itself */
+		EXPECT("running", 1);
+		EXPECT("runs", 8);
+		EXPECT("run", 2);
+		EXPECT_NONE("reports");
+		EXPECT_NONE("Besprechungen");
+		EXPECT("häuser", 3);
+		EXPECT_NONE("häusern");
+		EXPECT_NONE("réunions");
+		EXPECT("documents", 4);
+		EXPECT("документы", 5);
+		EXPECT_NONE("документов");
+		return;
+	}
 	EXPECT("running", 8, 2, 1);
 	EXPECT("runs", 8, 2, 1);
 	EXPECT("run", 8, 2, 1);
@@ -307,7 +330,10 @@ static void test_search_conformance__optimize(void)
 	/* merging posting deltas into bitmaps changes no answer */
 	MR_CHECK_OK(mr_search_optimize(srch, g_acct));
 	MR_CHECK_OK(mr_search_optimize(srch, g_acct)); /* idempotent */
-	EXPECT("running", 8, 2, 1);
+	if (mr_search_stems(srch))
+		EXPECT("running", 8, 2, 1);
+	else
+		EXPECT("running", 1);
 	EXPECT("repo*", 8, 1);
 	EXPECT("\"annual report\"", 1);
 	EXPECT("東京都", 6);
@@ -321,7 +347,10 @@ static void test_search_conformance__delete_and_reindex(void)
 	MR_CHECK_RC(mr_search_remove(srch, g_acct, 8), MR_ENOTFOUND);
 	MR_CHECK_RC(mr_search_remove(srch, g_acct, 999), MR_ENOTFOUND);
 	EXPECT_NONE("pipeline");
-	EXPECT("runs", 2, 1);
+	if (mr_search_stems(srch))
+		EXPECT("runs", 2, 1);
+	else
+		EXPECT_NONE("runs");
 	EXPECT("report", 1);
 	EXPECT_NONE("larger:1M");
 	EXPECT("", 7, 6, 5, 4, 2, 1, 3);
@@ -339,7 +368,10 @@ static void test_search_conformance__delete_and_reindex(void)
 	EXPECT_NONE("lunch");
 	EXPECT_NONE("header:x-mailer:mutt");
 	EXPECT("dinner", 2);
-	EXPECT("run", 1);
+	if (mr_search_stems(srch))
+		EXPECT("run", 1);
+	else
+		EXPECT_NONE("run");
 	EXPECT("is:seen", 2, 1);
 	EXPECT_NONE("in:Archive");
 	EXPECT("in:Sent", 2);
