@@ -16,11 +16,12 @@
  * Translation (docs/search.md): everything that is not text (dates,
  * sizes, flags, mailboxes, has:attachment) becomes a filter expression,
  * under any AND/OR/NOT.  Text goes into `q`, where Meilisearch only ANDs
- * words: words and phrases are quoted (exact, no prefix), NOT word / -word
- * become Meilisearch's -"word", one prefix* is the last, unquoted word.
- * What `q` cannot say is MR_ENOTSUPPORTED naming the construct: text under
- * OR or under a NOT of a group, two prefixes, text scoped to two different
- * fields.  Meilisearch does not stem.
+ * words and negates single words or phrases (-"word"): words and phrases
+ * are quoted (exact, no prefix), one prefix* is the last, unquoted word.
+ * Everything else (OR and NOT over words, several fields, several
+ * prefixes) is put in disjunctive normal form and run as the several
+ * searches of one /multi-search request, whose id sets are combined here.
+ * Meilisearch does not stem.
  */
 #include "search/backend.h"
 #include "search/http.h"
@@ -117,8 +118,8 @@ static int ms_create_index(void *payload)
 		"{s:[s,s,s,s,s,s,s,s], s:[s,s,s,s,s,s], s:[s,s], s:{s:b}, s:[s,s,s,s,s,s,s,s], s:{s:I}, s:[]}",
 		"searchableAttributes", "subject", "from", "to", "cc", "bcc", "body", "attachment", "headers",
 		"filterableAttributes", "account", "date", "size", "flags", "mailboxes", "has_attachment",
-		"sortableAttributes", "date", "id", "typoTolerance", "enabled", 0, "rankingRules", "words", "typo",
-		"proximity", "attribute", "sort", "exactness", "date:desc", "id:desc", "pagination", "maxTotalHits",
+		"sortableAttributes", "date", "id", "typoTolerance", "enabled", 0, "rankingRules", "sort", "words",
+		"typo", "proximity", "attribute", "exactness", "date:desc", "id:desc", "pagination", "maxTotalHits",
 		(json_int_t)ms->max_hits, "stopWords");
 	char spath[320];
 	snprintf(spath, sizeof(spath), "/indexes/%s/settings", ms->index);
@@ -171,11 +172,33 @@ static void ms_close(mr_search_inst *inst)
 	mr_free(ms);
 }
 
+/*
+ * ASCII symbols Meilisearch's tokenizer (charabia) keeps inside words but
+ * the built-in analyzer splits on: "org>" of "<alice@example.org>" would be
+ * one word there.  Text sent to it, documents and query words alike, has
+ * them replaced by spaces, so both sides split the same way.
+ */
+static const char ms_joiners[] = "$+<=>^`|~";
+
+static json_t *ms_text(const char *v)
+{
+	if (!strpbrk(v, ms_joiners))
+		return mr_search__json_text(v);
+	char *c = mr_strdup(v);
+	if (!c)
+		return NULL;
+	for (char *p = c; (p = strpbrk(p, ms_joiners)) != NULL;)
+		*p = ' ';
+	json_t *s = mr_search__json_text(c);
+	mr_free(c);
+	return s;
+}
+
 static int set_text(json_t *o, const char *k, const char *v)
 {
 	if (!v)
 		return 0;
-	json_t *s = mr_search__json_text(v);
+	json_t *s = ms_text(v);
 	return s && json_object_set_new(o, k, s) == 0 ? 0 : mr_error_oom();
 }
 
@@ -216,7 +239,7 @@ static json_t *ms_doc(uint64_t account, uint32_t id, const mr_search_doc *d)
 			rc = mr_buf_printf(&b, "%s\n", json_string_value(prev));
 		if (rc == 0)
 			rc = mr_buf_puts(&b, v);
-		json_t *s = rc == 0 ? mr_search__json_text(mr_buf_cstr(&b)) : NULL;
+		json_t *s = rc == 0 ? ms_text(mr_buf_cstr(&b)) : NULL;
 		mr_buf_dispose(&b);
 		if (!s || json_object_set_new(hdrs, name, s) < 0)
 			rc = mr_error_oom();
@@ -252,6 +275,32 @@ static int ms_index(mr_search_inst *inst, uint64_t account, uint32_t doc_id, con
 	return rc;
 }
 
+/* Documents per request of a batch: one task each. */
+#define MS_BATCH_DOCS 500
+
+static int ms_index_batch(mr_search_inst *inst, uint64_t account, const uint32_t *ids, const mr_search_doc *docs,
+			  size_t n)
+{
+	ms_inst *ms = ms_of(inst);
+	int rc = ms_ensure_index(ms);
+	char path[320];
+	snprintf(path, sizeof(path), "/indexes/%s/documents", ms->index);
+	for (size_t at = 0; rc == 0 && at < n; at += MS_BATCH_DOCS) {
+		json_t *batch = json_array();
+		if (!batch)
+			return mr_error_oom();
+		for (size_t i = at; rc == 0 && i < n && i < at + MS_BATCH_DOCS; i++) {
+			json_t *d = ms_doc(account, ids[i], &docs[i]);
+			if (!d || json_array_append_new(batch, d) < 0)
+				rc = mr_error_oom();
+		}
+		if (rc == 0)
+			rc = ms_task(ms, "POST", path, batch, "index batch");
+		json_decref(batch);
+	}
+	return rc;
+}
+
 static int ms_remove(mr_search_inst *inst, uint64_t account, uint32_t doc_id)
 {
 	ms_inst *ms = ms_of(inst);
@@ -276,12 +325,38 @@ static int ms_remove(mr_search_inst *inst, uint64_t account, uint32_t doc_id)
 
 /* ---- translation ---- */
 
-typedef struct ms_query {
-	mr_buf q;      /* the words */
-	mr_buf prefix; /* the one prefix word, appended last */
-	const mr_query_node *scope; /* the first text leaf: every other must have its field */
-	bool has_prefix;
-} ms_query;
+/*
+ * A query is first put in disjunctive normal form: an OR of conjunctions,
+ * each an AND of items — text leaves and subtrees without text (filters),
+ * each possibly negated.  A conjunction becomes one or more Meilisearch
+ * searches ("parts"): its positive words grouped by field scope (a part
+ * holds at most one prefix, as its last word), its negated words added to
+ * a part of the same scope as -"word", and anything else negated (a
+ * prefix, a word of a scope no positive part has) a part whose matches are
+ * subtracted.  A conjunction without positive words searches everything
+ * its filter lets through.  A query that is one part is one search, sorted
+ * and paged by Meilisearch; any other is one /multi-search request whose
+ * id sets are intersected, subtracted and united here.
+ */
+typedef struct ms_item {
+	const mr_query_node *n;
+	bool neg;
+} ms_item;
+
+typedef struct ms_conj {
+	ms_item *it;
+	size_t n;
+} ms_conj;
+
+typedef struct ms_dnf {
+	ms_conj *c;
+	size_t n;
+} ms_dnf;
+
+#define MS_MAX_CONJ 32	 /* conjunctions a query may expand to */
+#define MS_MAX_ITEMS 128 /* items of one conjunction */
+/* Positive words and phrases of one search: Meilisearch ignores a query's terms after the 10th. */
+#define MS_MAX_TERMS 10
 
 static bool has_text(const mr_query_node *n)
 {
@@ -291,6 +366,145 @@ static bool has_text(const mr_query_node *n)
 		if (has_text(n->children[i]))
 			return true;
 	return false;
+}
+
+static bool is_text(const mr_query_node *n)
+{
+	return n->kind == MR_Q_TERM || n->kind == MR_Q_PHRASE || n->kind == MR_Q_PREFIX;
+}
+
+static void dnf_dispose(ms_dnf *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		mr_free(d->c[i].it);
+	mr_free(d->c);
+	*d = (ms_dnf){0};
+}
+
+/* One conjunction holding n (negated when neg), or an empty one when n is NULL. */
+static int dnf_single(ms_dnf *out, const mr_query_node *n, bool neg)
+{
+	if (!(out->c = mr_calloc(1, sizeof(ms_conj))))
+		return MR_ENOMEM;
+	out->n = 1;
+	if (n) {
+		if (!(out->c[0].it = mr_malloc(sizeof(ms_item))))
+			return MR_ENOMEM;
+		out->c[0].it[0] = (ms_item){n, neg};
+		out->c[0].n = 1;
+	}
+	return 0;
+}
+
+static int too_many(const mr_query_node *n)
+{
+	return mr_error_set(MR_ENOTSUPPORTED,
+			    "column %u: the query expands to more than %d Meilisearch searches (its words under OR "
+			    "and NOT multiply out); simplify it",
+			    n->column, MS_MAX_CONJ);
+}
+
+/* out = out AND d: every conjunction of out joined with every one of d. */
+static int dnf_and(ms_dnf *out, const ms_dnf *d, const mr_query_node *at)
+{
+	if (out->n * d->n > MS_MAX_CONJ)
+		return too_many(at);
+	size_t total = out->n * d->n;
+	ms_dnf r = {mr_calloc(total ? total : 1, sizeof(ms_conj)), 0};
+	if (!r.c)
+		return MR_ENOMEM;
+	for (size_t i = 0; i < out->n; i++)
+		for (size_t j = 0; j < d->n; j++) {
+			const ms_conj *a = &out->c[i], *b = &d->c[j];
+			ms_conj *c = &r.c[r.n++];
+			if (a->n + b->n > MS_MAX_ITEMS) {
+				dnf_dispose(&r);
+				return too_many(at);
+			}
+			if (a->n + b->n && !(c->it = mr_malloc((a->n + b->n) * sizeof(ms_item)))) {
+				dnf_dispose(&r);
+				return MR_ENOMEM;
+			}
+			if (a->n)
+				memcpy(c->it, a->it, a->n * sizeof(ms_item));
+			if (b->n)
+				memcpy(c->it + a->n, b->it, b->n * sizeof(ms_item));
+			c->n = a->n + b->n;
+		}
+	dnf_dispose(out);
+	*out = r;
+	return 0;
+}
+
+/* out = out OR d; d's conjunctions move to out. */
+static int dnf_or(ms_dnf *out, ms_dnf *d, const mr_query_node *at)
+{
+	if (out->n + d->n > MS_MAX_CONJ)
+		return too_many(at);
+	ms_conj *c = mr_realloc(out->c, (out->n + d->n) * sizeof(ms_conj));
+	if (!c)
+		return MR_ENOMEM;
+	memcpy(c + out->n, d->c, d->n * sizeof(ms_conj));
+	out->c = c;
+	out->n += d->n;
+	mr_free(d->c);
+	*d = (ms_dnf){0};
+	return 0;
+}
+
+/* The disjunctive normal form of n (of NOT n when neg); NOTs are pushed down to the leaves. */
+static int dnf_of(const mr_query_node *n, bool neg, ms_dnf *out)
+{
+	*out = (ms_dnf){0};
+	if (!has_text(n) || is_text(n))
+		return dnf_single(out, n, neg);
+	if (n->kind == MR_Q_NOT)
+		return dnf_of(n->children[0], !neg, out);
+	if (n->kind != MR_Q_AND && n->kind != MR_Q_OR)
+		return mr_error_set(MR_ERROR, "column %u: unexpected query node", n->column);
+	bool conjunction = (n->kind == MR_Q_AND) != neg; /* De Morgan under NOT */
+	int rc = conjunction ? dnf_single(out, NULL, false) : 0;
+	for (size_t i = 0; rc == 0 && i < n->nchildren; i++) {
+		ms_dnf d;
+		rc = dnf_of(n->children[i], neg, &d);
+		if (rc == 0)
+			rc = conjunction ? dnf_and(out, &d, n) : dnf_or(out, &d, n);
+		dnf_dispose(&d);
+	}
+	if (rc < 0)
+		dnf_dispose(out);
+	return rc;
+}
+
+/* One Meilisearch search. */
+typedef struct ms_part {
+	mr_buf q;		    /* quoted words, -"negated" words */
+	mr_buf prefix;		    /* the one prefix word, appended last */
+	const mr_query_node *scope; /* the field of its words; NULL: everything */
+	unsigned nterms;	    /* positive words and phrases (MS_MAX_TERMS) */
+	bool has_prefix;
+	bool subtract; /* its matches are removed from its conjunction */
+	size_t conj;
+} ms_part;
+
+typedef struct ms_plan {
+	ms_part *parts;
+	size_t nparts;
+	mr_buf *filters; /* per conjunction: account, and its filter items */
+	size_t nconj;
+} ms_plan;
+
+static void plan_dispose(ms_plan *p)
+{
+	for (size_t i = 0; i < p->nparts; i++) {
+		mr_buf_dispose(&p->parts[i].q);
+		mr_buf_dispose(&p->parts[i].prefix);
+	}
+	for (size_t i = 0; i < p->nconj; i++)
+		mr_buf_dispose(&p->filters[i]);
+	mr_free(p->parts);
+	mr_free(p->filters);
+	*p = (ms_plan){0};
 }
 
 static int put_quoted(mr_buf *b, const char *s)
@@ -348,132 +562,290 @@ static bool same_scope(const mr_query_node *a, const mr_query_node *b)
 	return a->field == b->field && (a->field != MR_FIELD_HEADER || strcmp(a->header, b->header) == 0);
 }
 
-/* A text leaf of the top-level conjunction, possibly negated. */
-static int text_leaf(ms_query *mq, const mr_query_node *n, bool negated)
+static ms_part *plan_add(ms_plan *p, size_t conj, const mr_query_node *scope, bool subtract)
 {
-	if (mq->scope && !same_scope(mq->scope, n))
-		return mr_error_set(MR_ENOTSUPPORTED,
-				    "column %u: Meilisearch searches one set of fields per query; words scoped to "
-				    "different fields (%s and %s) cannot be combined",
-				    n->column, mr_search_field_name(mq->scope->field), mr_search_field_name(n->field));
-	if (!mq->scope)
-		mq->scope = n;
+	ms_part *parts = mr_realloc(p->parts, (p->nparts + 1) * sizeof(ms_part));
+	if (!parts)
+		return NULL;
+	p->parts = parts;
+	ms_part *x = &parts[p->nparts++];
+	*x = (ms_part){MR_BUF_INIT, MR_BUF_INIT, scope, 0, false, subtract, conj};
+	return x;
+}
+
+/* The positive part of conjunction conj searching scope's field that can take leaf, or NULL. */
+static ms_part *plan_find(ms_plan *p, size_t conj, const mr_query_node *leaf)
+{
+	for (size_t i = 0; i < p->nparts; i++) {
+		ms_part *x = &p->parts[i];
+		if (x->conj == conj && !x->subtract && x->scope && same_scope(x->scope, leaf) &&
+		    x->nterms < MS_MAX_TERMS && !(leaf->kind == MR_Q_PREFIX && x->has_prefix))
+			return x;
+	}
+	return NULL;
+}
+
+/* Adds a text leaf to a part: a quoted word or phrase (-"..." when negated), or the prefix. */
+static int part_add(ms_part *x, const mr_query_node *n, bool negated)
+{
+	if (!negated)
+		x->nterms++;
 	if (n->kind == MR_Q_PREFIX) {
-		if (negated || mq->has_prefix)
-			return mr_error_set(MR_ENOTSUPPORTED,
-					    "column %u: Meilisearch matches one prefix per query, as its last word, and "
-					    "no negated prefix",
-					    n->column);
-		for (const char *p = n->text; *p; p++)
-			if (strchr(" \t\"-'.,;:!?@/\\()[]{}<>", *p))
+		for (const char *c = n->text; *c; c++)
+			if (strchr(" \t\"-'.,;:!?@/\\()[]{}<>", *c))
 				return mr_error_set(MR_ENOTSUPPORTED,
 						    "column %u: prefix \"%s*\" spans several words; a prefix matches the "
 						    "start of one word",
 						    n->column, n->text);
-		mq->has_prefix = true;
-		return mr_buf_puts(&mq->prefix, n->text);
+		x->has_prefix = true;
+		return mr_buf_puts(&x->prefix, n->text);
 	}
-	int rc = mq->q.len ? mr_buf_puts(&mq->q, " ") : 0;
+	int rc = x->q.len ? mr_buf_puts(&x->q, " ") : 0;
+	size_t start = x->q.len;
 	if (rc == 0 && negated)
-		rc = mr_buf_puts(&mq->q, "-");
-	return rc ? rc : put_quoted(&mq->q, n->text);
-}
-
-static int ms_translate(ms_query *mq, mr_buf *filter, const mr_query_node *root)
-{
-	const mr_query_node *const *kids = &root;
-	size_t nkids = 1;
-	if (root->kind == MR_Q_AND) {
-		kids = (const mr_query_node *const *)root->children;
-		nkids = root->nchildren;
-	}
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < nkids; i++) {
-		const mr_query_node *c = kids[i];
-		if (!has_text(c)) {
-			if (c->kind == MR_Q_ALL)
-				continue;
-			if (filter->len)
-				rc = mr_buf_puts(filter, " AND ");
-			if (rc == 0)
-				rc = filter_of(filter, c);
-		} else if (c->kind == MR_Q_TERM || c->kind == MR_Q_PHRASE || c->kind == MR_Q_PREFIX) {
-			rc = text_leaf(mq, c, false);
-		} else if (c->kind == MR_Q_NOT && (c->children[0]->kind == MR_Q_TERM || c->children[0]->kind == MR_Q_PHRASE ||
-						   c->children[0]->kind == MR_Q_PREFIX)) {
-			rc = text_leaf(mq, c->children[0], true);
-		} else {
-			rc = mr_error_set(MR_ENOTSUPPORTED,
-					  "column %u: Meilisearch ANDs the words of a query; words under %s cannot be "
-					  "expressed",
-					  c->column, c->kind == MR_Q_OR ? "OR" : c->kind == MR_Q_NOT ? "NOT (...)" : "a group");
-		}
-	}
-	if (rc == 0 && mq->has_prefix)
-		rc = mq->q.len ? mr_buf_printf(&mq->q, " %s", mr_buf_cstr(&mq->prefix))
-			       : mr_buf_puts(&mq->q, mr_buf_cstr(&mq->prefix));
+		rc = mr_buf_puts(&x->q, "-");
+	rc = rc ? rc : put_quoted(&x->q, n->text);
+	/* the same split as the documents' text (ms_text) */
+	for (char *c = rc == 0 ? (char *)mr_buf_cstr(&x->q) + start : NULL; c && (c = strpbrk(c, ms_joiners)) != NULL;)
+		*c = ' ';
 	return rc;
 }
 
-static int ms_query_run(mr_search_inst *inst, uint64_t account, const mr_query_node *root, const mr_search_opts *opts,
-			mr_search_result *out)
+static int plan_conj(ms_plan *p, size_t ci, const ms_conj *c, uint64_t account)
 {
-	ms_inst *ms = ms_of(inst);
-	int rc = ms_ensure_index(ms);
+	mr_buf *f = &p->filters[ci];
+	int rc = mr_buf_printf(f, "account = \"%" PRIu64 "\"", account);
+	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+		const ms_item *it = &c->it[i];
+		if (is_text(it->n) || (it->n->kind == MR_Q_ALL && !it->neg))
+			continue;
+		rc = mr_buf_puts(f, it->neg ? " AND NOT (" : " AND ");
+		rc = rc ? rc : filter_of(f, it->n);
+		if (rc == 0 && it->neg)
+			rc = mr_buf_puts(f, ")");
+	}
+	bool positive = false;
+	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+		const ms_item *it = &c->it[i];
+		if (!is_text(it->n) || it->neg)
+			continue;
+		ms_part *x = plan_find(p, ci, it->n);
+		if (!x && !(x = plan_add(p, ci, it->n, false)))
+			return MR_ENOMEM;
+		rc = part_add(x, it->n, false);
+		positive = true;
+	}
+	/* no positive words: the first negated word's field is searched with only negated words */
+	for (size_t i = 0; rc == 0 && !positive && i < c->n; i++) {
+		const ms_item *it = &c->it[i];
+		if (is_text(it->n) && it->neg && it->n->kind != MR_Q_PREFIX) {
+			if (!plan_add(p, ci, it->n, false))
+				return MR_ENOMEM;
+			positive = true;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+		const ms_item *it = &c->it[i];
+		if (!is_text(it->n) || !it->neg)
+			continue;
+		ms_part *x = it->n->kind == MR_Q_PREFIX ? NULL : plan_find(p, ci, it->n);
+		bool subtract = x == NULL;
+		if (!x && !(x = plan_add(p, ci, it->n, true)))
+			return MR_ENOMEM;
+		rc = part_add(x, it->n, !subtract);
+	}
+	if (rc == 0 && !positive && !plan_add(p, ci, NULL, false))
+		return MR_ENOMEM;
+	return rc;
+}
+
+static int plan_of(ms_plan *p, const mr_query_node *root, uint64_t account)
+{
+	ms_dnf d;
+	int rc = dnf_of(root, false, &d);
 	if (rc < 0)
 		return rc;
-	ms_query mq = {MR_BUF_INIT, MR_BUF_INIT, NULL, false};
-	mr_buf filter = MR_BUF_INIT;
-	json_t *body = NULL;
-	if ((rc = mr_buf_printf(&filter, "account = \"%" PRIu64 "\"", account)) < 0 ||
-	    (rc = ms_translate(&mq, &filter, root)) < 0)
-		goto done;
+	if (!(p->filters = mr_calloc(d.n ? d.n : 1, sizeof(mr_buf)))) {
+		dnf_dispose(&d);
+		return MR_ENOMEM;
+	}
+	p->nconj = d.n;
+	for (size_t i = 0; i < d.n; i++)
+		p->filters[i] = MR_BUF_INIT;
+	for (size_t i = 0; rc == 0 && i < d.n; i++)
+		rc = plan_conj(p, i, &d.c[i], account);
+	for (size_t i = 0; rc == 0 && i < p->nparts; i++) {
+		ms_part *x = &p->parts[i];
+		if (x->has_prefix)
+			rc = x->q.len ? mr_buf_printf(&x->q, " %s", mr_buf_cstr(&x->prefix))
+				      : mr_buf_puts(&x->q, mr_buf_cstr(&x->prefix));
+	}
+	dnf_dispose(&d);
+	return rc;
+}
+
+/* The search request of one part. */
+static json_t *part_body(ms_inst *ms, const ms_plan *p, const ms_part *x, size_t per_page, bool relevance,
+			 bool sorted)
+{
+	json_t *body = json_pack("{s:s, s:s, s:i, s:I, s:[s,s], s:s, s:b}", "q", mr_buf_cstr(&x->q), "filter",
+				 mr_buf_cstr(&p->filters[x->conj]), "page", 1, "hitsPerPage",
+				 (json_int_t)(per_page ? per_page : 1), "attributesToRetrieve", "id", "date",
+				 "matchingStrategy", "all", "showRankingScore", relevance);
+	if (!body)
+		return NULL;
+	if (sorted && json_object_set_new(body, "sort", json_pack("[s,s]", "date:desc", "id:desc")) < 0)
+		goto oom;
+	if (x->scope && x->scope->field != MR_FIELD_ANY) {
+		char attr[160];
+		if (x->scope->field == MR_FIELD_HEADER) {
+			snprintf(attr, sizeof(attr), "headers.%s", x->scope->header);
+			for (char *c = attr + 8; *c; c++)
+				if (*c == '.')
+					*c = '_';
+		} else {
+			snprintf(attr, sizeof(attr), "%s", mr_search_field_name(x->scope->field));
+		}
+		if (json_object_set_new(body, "attributesToSearchOn", json_pack("[s]", attr)) < 0)
+			goto oom;
+	}
+	MR_UNUSED(ms);
+	return body;
+oom:
+	json_decref(body);
+	return NULL;
+}
+
+/* One hit of a part. */
+typedef struct ms_hit {
+	uint32_t id;
+	int64_t date;
+	double score;
+} ms_hit;
+
+typedef struct ms_hits {
+	ms_hit *h;
+	size_t n;
+} ms_hits;
+
+static int hit_by_id(const void *a, const void *b)
+{
+	uint32_t x = ((const ms_hit *)a)->id, y = ((const ms_hit *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static int hit_by_date(const void *a, const void *b)
+{
+	const ms_hit *x = a, *y = b;
+	if (x->date != y->date)
+		return x->date > y->date ? -1 : 1;
+	return x->id > y->id ? -1 : x->id < y->id;
+}
+
+static int hit_by_score(const void *a, const void *b)
+{
+	const ms_hit *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return hit_by_date(a, b);
+}
+
+enum { MS_AND, MS_OR, MS_MINUS };
+
+/* *a = *a op b, both sorted by id; a hit in both keeps the better score. */
+static int hits_merge(ms_hits *a, const ms_hits *b, int op)
+{
+	size_t cap = op == MS_OR ? a->n + b->n : a->n;
+	ms_hit *r = mr_malloc((cap ? cap : 1) * sizeof(ms_hit));
+	if (!r)
+		return MR_ENOMEM;
+	size_t i = 0, j = 0, n = 0;
+	while (i < a->n || j < b->n) {
+		if (j == b->n || (i < a->n && a->h[i].id < b->h[j].id)) {
+			if (op != MS_AND)
+				r[n++] = a->h[i];
+			i++;
+		} else if (i == a->n || b->h[j].id < a->h[i].id) {
+			if (op == MS_OR)
+				r[n++] = b->h[j];
+			j++;
+		} else {
+			if (op != MS_MINUS) {
+				r[n] = a->h[i];
+				if (b->h[j].score > r[n].score)
+					r[n].score = b->h[j].score;
+				n++;
+			}
+			i++;
+			j++;
+		}
+	}
+	mr_free(a->h);
+	a->h = r;
+	a->n = n;
+	return 0;
+}
+
+/* Reads one search's hits, sorted by id; more matches than it returned (max-hits) is MR_ELIMIT. */
+static int hits_of(ms_inst *ms, const json_t *res, size_t part, ms_hits *out)
+{
+	json_t *hits = json_object_get(res, "hits");
+	size_t n = json_array_size(hits);
+	json_int_t total = json_integer_value(json_object_get(res, "totalHits"));
+	if (total > (json_int_t)n)
+		return mr_error_set(MR_ELIMIT,
+				    "part %zu of the query matches %" JSON_INTEGER_FORMAT
+				    " documents, more than max-hits (%" PRId64
+				    "); the parts of a query with OR, NOT or several fields are combined here, "
+				    "so each must fit: raise max-hits or narrow the query",
+				    part + 1, total, ms->max_hits);
+	if (!(out->h = mr_malloc((n ? n : 1) * sizeof(ms_hit))))
+		return MR_ENOMEM;
+	out->n = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *h = json_array_get(hits, i);
+		out->h[i] = (ms_hit){(uint32_t)json_integer_value(json_object_get(h, "id")),
+				     (int64_t)json_integer_value(json_object_get(h, "date")),
+				     json_number_value(json_object_get(h, "_rankingScore"))};
+	}
+	qsort(out->h, n, sizeof(ms_hit), hit_by_id);
+	return 0;
+}
+
+/* Answers a search error: a header never seen is an unknown attribute to search on, so no match. */
+static bool unknown_header(const mr_search_http_resp *r, const ms_plan *p)
+{
+	const char *code = json_string_value(json_object_get(r->json, "code"));
+	if (!code || strcmp(code, "invalid_search_attributes_to_search_on") != 0)
+		return false;
+	for (size_t i = 0; i < p->nparts; i++)
+		if (p->parts[i].scope && p->parts[i].scope->field == MR_FIELD_HEADER)
+			return true;
+	return false;
+}
+
+/* A one-part query: Meilisearch sorts, pages and counts. */
+static int ms_query_one(ms_inst *ms, const ms_plan *p, const mr_search_opts *opts, mr_search_result *out)
+{
 	size_t want = opts->limit ? opts->offset + opts->limit : (size_t)ms->max_hits;
 	if (want > (size_t)ms->max_hits)
 		want = (size_t)ms->max_hits;
 	bool relevance = opts->order == MR_SEARCH_ORDER_RELEVANCE;
-	body = json_pack("{s:s, s:s, s:i, s:I, s:[s], s:s, s:b}", "q", mr_buf_cstr(&mq.q), "filter",
-			 mr_buf_cstr(&filter), "page", 1, "hitsPerPage", (json_int_t)(want ? want : 1),
-			 "attributesToRetrieve", "id", "matchingStrategy", "all", "showRankingScore", relevance);
-	if (!body) {
-		rc = mr_error_oom();
-		goto done;
-	}
-	if (!relevance && json_object_set_new(body, "sort", json_pack("[s,s]", "date:desc", "id:desc")) < 0) {
-		rc = mr_error_oom();
-		goto done;
-	}
-	if (mq.scope && mq.scope->field != MR_FIELD_ANY) {
-		char attr[160];
-		if (mq.scope->field == MR_FIELD_HEADER) {
-			snprintf(attr, sizeof(attr), "headers.%s", mq.scope->header);
-			for (char *p = attr + 8; *p; p++)
-				if (*p == '.')
-					*p = '_';
-		} else {
-			snprintf(attr, sizeof(attr), "%s", mr_search_field_name(mq.scope->field));
-		}
-		if (json_object_set_new(body, "attributesToSearchOn", json_pack("[s]", attr)) < 0) {
-			rc = mr_error_oom();
-			goto done;
-		}
-	}
+	json_t *body = part_body(ms, p, &p->parts[0], want, relevance, !relevance);
+	if (!body)
+		return mr_error_oom();
 	char path[320];
 	snprintf(path, sizeof(path), "/indexes/%s/search", ms->index);
 	mr_search_http_resp r;
-	if ((rc = mr_search__http_json(&ms->http, "POST", path, body, &r)) < 0)
-		goto done;
+	int rc = mr_search__http_json(&ms->http, "POST", path, body, &r);
+	json_decref(body);
+	if (rc < 0)
+		return rc;
 	if (r.status != 200) {
-		/* searching a header never seen is an unknown attribute: no match */
-		const char *code = json_string_value(json_object_get(r.json, "code"));
-		if (code && strcmp(code, "invalid_search_attributes_to_search_on") == 0 &&
-		    mq.scope->field == MR_FIELD_HEADER) {
-			mr_search__http_resp_dispose(&r);
-			goto done;
-		}
-		rc = mr_search__http_error(r.status == 400 ? MR_EINVALID : MR_ERROR, "POST", path, &r);
+		if (!unknown_header(&r, p))
+			rc = mr_search__http_error(r.status == 400 ? MR_EINVALID : MR_ERROR, "POST", path, &r);
 		mr_search__http_resp_dispose(&r);
-		goto done;
+		return rc;
 	}
 	json_t *hits = json_object_get(r.json, "hits");
 	out->total = (uint64_t)json_integer_value(json_object_get(r.json, "totalHits"));
@@ -494,11 +866,107 @@ static int ms_query_run(mr_search_inst *inst, uint64_t account, const mr_query_n
 	if (rc == 0)
 		out->count = n;
 	mr_search__http_resp_dispose(&r);
-done:
+	return rc;
+}
+
+/* Any other query: all parts in one /multi-search, combined here. */
+static int ms_query_many(ms_inst *ms, const ms_plan *p, const mr_search_opts *opts, mr_search_result *out)
+{
+	bool relevance = opts->order == MR_SEARCH_ORDER_RELEVANCE;
+	json_t *queries = json_array();
+	json_t *body = queries ? json_pack("{s:o}", "queries", queries) : NULL;
+	if (!body)
+		return mr_error_oom();
+	for (size_t i = 0; i < p->nparts; i++) {
+		json_t *b = part_body(ms, p, &p->parts[i], (size_t)ms->max_hits, relevance, false);
+		if (!b || json_object_set_new(b, "indexUid", json_string(ms->index)) < 0 ||
+		    json_array_append_new(queries, b) < 0) {
+			json_decref(body);
+			return mr_error_oom();
+		}
+	}
+	mr_search_http_resp r;
+	int rc = mr_search__http_json(&ms->http, "POST", "/multi-search", body, &r);
 	json_decref(body);
-	mr_buf_dispose(&mq.q);
-	mr_buf_dispose(&mq.prefix);
-	mr_buf_dispose(&filter);
+	if (rc < 0)
+		return rc;
+	if (r.status != 200) {
+		if (!unknown_header(&r, p))
+			rc = mr_search__http_error(r.status == 400 ? MR_EINVALID : MR_ERROR, "POST", "/multi-search",
+						   &r);
+		else if (p->nparts > 1)
+			rc = mr_error_set(MR_ENOTSUPPORTED,
+					  "Meilisearch refused a header it has never indexed in a query of several "
+					  "parts; search that header alone");
+		mr_search__http_resp_dispose(&r);
+		return rc;
+	}
+	json_t *results = json_object_get(r.json, "results");
+	if (json_array_size(results) != p->nparts) {
+		rc = mr_error_set(MR_ERROR, "POST /multi-search: %zu results for %zu queries", json_array_size(results),
+				  p->nparts);
+		mr_search__http_resp_dispose(&r);
+		return rc;
+	}
+	ms_hits all = {NULL, 0};
+	for (size_t c = 0; rc == 0 && c < p->nconj; c++) {
+		ms_hits acc = {NULL, 0};
+		bool started = false;
+		for (int subtract = 0; subtract < 2 && rc == 0; subtract++)
+			for (size_t i = 0; rc == 0 && i < p->nparts; i++) {
+				if (p->parts[i].conj != c || p->parts[i].subtract != (subtract != 0))
+					continue;
+				ms_hits h = {NULL, 0};
+				rc = hits_of(ms, json_array_get(results, i), i, &h);
+				if (rc == 0 && !started) {
+					acc = h;
+					h = (ms_hits){NULL, 0};
+					started = true;
+				} else if (rc == 0) {
+					rc = hits_merge(&acc, &h, subtract ? MS_MINUS : MS_AND);
+				}
+				mr_free(h.h);
+			}
+		if (rc == 0)
+			rc = hits_merge(&all, &acc, MS_OR);
+		mr_free(acc.h);
+	}
+	mr_search__http_resp_dispose(&r);
+	if (rc == 0) {
+		qsort(all.h, all.n, sizeof(ms_hit), relevance ? hit_by_score : hit_by_date);
+		out->total = all.n;
+		size_t n = all.n > opts->offset ? all.n - opts->offset : 0;
+		if (opts->limit && n > opts->limit)
+			n = opts->limit;
+		if (n && !(out->ids = mr_calloc(n, sizeof(uint32_t))))
+			rc = MR_ENOMEM;
+		if (rc == 0 && relevance && !(out->scores = mr_calloc(n ? n : 1, sizeof(double))))
+			rc = MR_ENOMEM;
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			out->ids[i] = all.h[opts->offset + i].id;
+			if (relevance)
+				out->scores[i] = all.h[opts->offset + i].score;
+		}
+		if (rc == 0)
+			out->count = n;
+	}
+	mr_free(all.h);
+	return rc;
+}
+
+static int ms_query_run(mr_search_inst *inst, uint64_t account, const mr_query_node *root, const mr_search_opts *opts,
+			mr_search_result *out)
+{
+	ms_inst *ms = ms_of(inst);
+	int rc = ms_ensure_index(ms);
+	if (rc < 0)
+		return rc;
+	ms_plan p = {0};
+	rc = plan_of(&p, root, account);
+	if (rc == 0)
+		rc = p.nparts == 1 && !p.parts[0].subtract ? ms_query_one(ms, &p, opts, out)
+							    : ms_query_many(ms, &p, opts, out);
+	plan_dispose(&p);
 	return rc;
 }
 
@@ -531,4 +999,5 @@ const mr_search_backend mr_search__meilisearch = {
 	.remove = ms_remove,
 	.query = ms_query_run,
 	.stats = ms_stats,
+	.index_batch = ms_index_batch,
 };
