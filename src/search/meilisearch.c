@@ -829,7 +829,10 @@ static int ms_query_one(ms_inst *ms, const ms_plan *p, const mr_search_opts *opt
 {
 	size_t want = opts->limit ? opts->offset + opts->limit : (size_t)ms->max_hits;
 	if (want > (size_t)ms->max_hits)
-		want = (size_t)ms->max_hits;
+		return mr_error_set(MR_ELIMIT,
+				    "Meilisearch: results %zu to %zu asked, past max-hits (%" PRId64
+				    "), the deepest Meilisearch pages; raise max-hits",
+				    opts->offset + 1, want, ms->max_hits);
 	bool relevance = opts->order == MR_SEARCH_ORDER_RELEVANCE;
 	json_t *body = part_body(ms, p, &p->parts[0], want, relevance, !relevance);
 	if (!body)
@@ -849,6 +852,14 @@ static int ms_query_one(ms_inst *ms, const ms_plan *p, const mr_search_opts *opt
 	}
 	json_t *hits = json_object_get(r.json, "hits");
 	out->total = (uint64_t)json_integer_value(json_object_get(r.json, "totalHits"));
+	if (!opts->limit && out->total > (uint64_t)ms->max_hits) {
+		mr_search__http_resp_dispose(&r);
+		out->total = 0;
+		return mr_error_set(MR_ELIMIT,
+				    "the query matches more than max-hits (%" PRId64
+				    ") documents, all of which were asked for; raise max-hits or ask for a page",
+				    ms->max_hits);
+	}
 	size_t nh = json_array_size(hits);
 	size_t n = nh > opts->offset ? nh - opts->offset : 0;
 	if (opts->limit && n > opts->limit)
