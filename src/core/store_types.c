@@ -121,7 +121,7 @@ static const mr_store_type types[] = {
 	{"local", MR_ROLE_LOOKUP, true, true, NULL, NULL, local_keys},
 	{"elasticsearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys},
 	{"opensearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys}, /* same backend */
-	{"meilisearch", MR_ROLE_FTS, MR_HAVE_CURL, false, "libcurl", "url", meili_keys},
+	{"meilisearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url", meili_keys},
 };
 
 const mr_store_type *mr_store_type_find(const char *name)
