@@ -27,6 +27,7 @@
 #include "search/http.h"
 
 #include <inttypes.h>
+#include <utf8proc.h>
 
 static const char *const ms_text_fields[] = {"from", "to", "cc", "bcc", "subject", "body", "attachment"};
 
@@ -484,6 +485,7 @@ typedef struct ms_part {
 	unsigned nterms;	    /* positive words and phrases (MS_MAX_TERMS) */
 	bool has_prefix;
 	bool subtract; /* its matches are removed from its conjunction */
+	bool cjk;      /* has Han or kana: searched as Japanese and as Chinese (ms_query_many) */
 	size_t conj;
 } ms_part;
 
@@ -569,7 +571,7 @@ static ms_part *plan_add(ms_plan *p, size_t conj, const mr_query_node *scope, bo
 		return NULL;
 	p->parts = parts;
 	ms_part *x = &parts[p->nparts++];
-	*x = (ms_part){MR_BUF_INIT, MR_BUF_INIT, scope, 0, false, subtract, conj};
+	*x = (ms_part){MR_BUF_INIT, MR_BUF_INIT, scope, 0, false, subtract, false, conj};
 	return x;
 }
 
@@ -659,6 +661,19 @@ static int plan_conj(ms_plan *p, size_t ci, const ms_conj *c, uint64_t account)
 	return rc;
 }
 
+/* Whether s has a Han ideograph or kana. */
+static bool has_cjk(const char *s)
+{
+	const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)s;
+	utf8proc_int32_t c;
+	for (utf8proc_ssize_t n; *u && (n = utf8proc_iterate(u, -1, &c)) > 0; u += n)
+		if ((c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0x3400 && c <= 0x4DBF) ||
+		    (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFF66 && c <= 0xFF9F) ||
+		    (c >= 0x20000 && c <= 0x2FA1F))
+			return true;
+	return false;
+}
+
 static int plan_of(ms_plan *p, const mr_query_node *root, uint64_t account)
 {
 	ms_dnf d;
@@ -679,6 +694,7 @@ static int plan_of(ms_plan *p, const mr_query_node *root, uint64_t account)
 		if (x->has_prefix)
 			rc = x->q.len ? mr_buf_printf(&x->q, " %s", mr_buf_cstr(&x->prefix))
 				      : mr_buf_puts(&x->q, mr_buf_cstr(&x->prefix));
+		x->cjk = has_cjk(mr_buf_cstr(&x->q));
 	}
 	dnf_dispose(&d);
 	return rc;
@@ -686,7 +702,7 @@ static int plan_of(ms_plan *p, const mr_query_node *root, uint64_t account)
 
 /* The search request of one part. */
 static json_t *part_body(ms_inst *ms, const ms_plan *p, const ms_part *x, size_t per_page, bool relevance,
-			 bool sorted)
+			 bool sorted, const char *locale)
 {
 	json_t *body = json_pack("{s:s, s:s, s:i, s:I, s:[s,s], s:s, s:b}", "q", mr_buf_cstr(&x->q), "filter",
 				 mr_buf_cstr(&p->filters[x->conj]), "page", 1, "hitsPerPage",
@@ -695,6 +711,8 @@ static json_t *part_body(ms_inst *ms, const ms_plan *p, const ms_part *x, size_t
 	if (!body)
 		return NULL;
 	if (sorted && json_object_set_new(body, "sort", json_pack("[s,s]", "date:desc", "id:desc")) < 0)
+		goto oom;
+	if (locale && json_object_set_new(body, "locales", json_pack("[s]", locale)) < 0)
 		goto oom;
 	if (x->scope && x->scope->field != MR_FIELD_ANY) {
 		char attr[160];
@@ -834,7 +852,7 @@ static int ms_query_one(ms_inst *ms, const ms_plan *p, const mr_search_opts *opt
 				    "), the deepest Meilisearch pages; raise max-hits",
 				    opts->offset + 1, want, ms->max_hits);
 	bool relevance = opts->order == MR_SEARCH_ORDER_RELEVANCE;
-	json_t *body = part_body(ms, p, &p->parts[0], want, relevance, !relevance);
+	json_t *body = part_body(ms, p, &p->parts[0], want, relevance, !relevance, NULL);
 	if (!body)
 		return mr_error_oom();
 	char path[320];
@@ -888,14 +906,25 @@ static int ms_query_many(ms_inst *ms, const ms_plan *p, const mr_search_opts *op
 	json_t *body = queries ? json_pack("{s:o}", "queries", queries) : NULL;
 	if (!body)
 		return mr_error_oom();
-	for (size_t i = 0; i < p->nparts; i++) {
-		json_t *b = part_body(ms, p, &p->parts[i], (size_t)ms->max_hits, relevance, false);
-		if (!b || json_object_set_new(b, "indexUid", json_string(ms->index)) < 0 ||
-		    json_array_append_new(queries, b) < 0) {
-			json_decref(body);
-			return mr_error_oom();
+	/*
+	 * Han text is ambiguous: Meilisearch reads a query of ideographs alone
+	 * as Chinese (segmented by jieba, variants folded: 東京 becomes 东京)
+	 * while it segmented Japanese documents with lindera, so 東京 would not
+	 * find them.  A part with Han or kana is searched with each locale and
+	 * the answers united.
+	 */
+	static const char *const cjk_locales[] = {"jpn", "cmn"};
+	size_t nqueries = 0;
+	for (size_t i = 0; i < p->nparts; i++)
+		for (size_t v = 0; v < (p->parts[i].cjk ? 2u : 1u); v++, nqueries++) {
+			json_t *b = part_body(ms, p, &p->parts[i], (size_t)ms->max_hits, relevance, false,
+					      p->parts[i].cjk ? cjk_locales[v] : NULL);
+			if (!b || json_object_set_new(b, "indexUid", json_string(ms->index)) < 0 ||
+			    json_array_append_new(queries, b) < 0) {
+				json_decref(body);
+				return mr_error_oom();
+			}
 		}
-	}
 	mr_search_http_resp r;
 	int rc = mr_search__http_json(&ms->http, "POST", "/multi-search", body, &r);
 	json_decref(body);
@@ -913,12 +942,29 @@ static int ms_query_many(ms_inst *ms, const ms_plan *p, const mr_search_opts *op
 		return rc;
 	}
 	json_t *results = json_object_get(r.json, "results");
-	if (json_array_size(results) != p->nparts) {
+	if (json_array_size(results) != nqueries) {
 		rc = mr_error_set(MR_ERROR, "POST /multi-search: %zu results for %zu queries", json_array_size(results),
-				  p->nparts);
+				  nqueries);
 		mr_search__http_resp_dispose(&r);
 		return rc;
 	}
+	/* each part's hits, its locale variants united */
+	ms_hits *ph = mr_calloc(p->nparts ? p->nparts : 1, sizeof(ms_hits));
+	if (!ph) {
+		mr_search__http_resp_dispose(&r);
+		return MR_ENOMEM;
+	}
+	for (size_t i = 0, at = 0; rc == 0 && i < p->nparts; i++)
+		for (size_t v = 0; rc == 0 && v < (p->parts[i].cjk ? 2u : 1u); v++, at++) {
+			ms_hits h = {NULL, 0};
+			rc = hits_of(ms, json_array_get(results, at), i, &h);
+			if (rc == 0 && v == 0)
+				ph[i] = h;
+			else if (rc == 0)
+				rc = hits_merge(&ph[i], &h, MS_OR);
+			if (v)
+				mr_free(h.h);
+		}
 	ms_hits all = {NULL, 0};
 	for (size_t c = 0; rc == 0 && c < p->nconj; c++) {
 		ms_hits acc = {NULL, 0};
@@ -927,21 +973,21 @@ static int ms_query_many(ms_inst *ms, const ms_plan *p, const mr_search_opts *op
 			for (size_t i = 0; rc == 0 && i < p->nparts; i++) {
 				if (p->parts[i].conj != c || p->parts[i].subtract != (subtract != 0))
 					continue;
-				ms_hits h = {NULL, 0};
-				rc = hits_of(ms, json_array_get(results, i), i, &h);
-				if (rc == 0 && !started) {
-					acc = h;
-					h = (ms_hits){NULL, 0};
+				if (!started) {
+					acc = ph[i];
+					ph[i] = (ms_hits){NULL, 0};
 					started = true;
-				} else if (rc == 0) {
-					rc = hits_merge(&acc, &h, subtract ? MS_MINUS : MS_AND);
+				} else {
+					rc = hits_merge(&acc, &ph[i], subtract ? MS_MINUS : MS_AND);
 				}
-				mr_free(h.h);
 			}
 		if (rc == 0)
 			rc = hits_merge(&all, &acc, MS_OR);
 		mr_free(acc.h);
 	}
+	for (size_t i = 0; i < p->nparts; i++)
+		mr_free(ph[i].h);
+	mr_free(ph);
 	mr_search__http_resp_dispose(&r);
 	if (rc == 0) {
 		qsort(all.h, all.n, sizeof(ms_hit), relevance ? hit_by_score : hit_by_date);
@@ -975,7 +1021,7 @@ static int ms_query_run(mr_search_inst *inst, uint64_t account, const mr_query_n
 	ms_plan p = {0};
 	rc = plan_of(&p, root, account);
 	if (rc == 0)
-		rc = p.nparts == 1 && !p.parts[0].subtract ? ms_query_one(ms, &p, opts, out)
+		rc = p.nparts == 1 && !p.parts[0].subtract && !p.parts[0].cjk ? ms_query_one(ms, &p, opts, out)
 							    : ms_query_many(ms, &p, opts, out);
 	plan_dispose(&p);
 	return rc;
