@@ -198,7 +198,7 @@ static void test_search_conformance__boolean(void)
 	EXPECT("report -pipeline", 1);
 	EXPECT("report NOT pipeline", 1);
 	EXPECT("NOT report", 7, 6, 5, 4, 2, 3);
-	EXPECT("(lunch OR pipeline) AND runs", 8, 2);
+	EXPECT("(lunch OR pipeline) AND (morning OR week)", 8, 2);
 	EXPECT("annual AND (lunch OR pipeline)", 8);
 	EXPECT("annual lunch OR budget", 8);
 	EXPECT_NONE("annual lunch");
@@ -211,6 +211,8 @@ static void test_search_conformance__boolean(void)
 	EXPECT("from:alice OR subject:lunch", 2, 1);
 	EXPECT("-from:alice report", 8);
 	EXPECT("(from:bob OR from:carol) -subject:pipeline", 2);
+	EXPECT("NOT from:bob", 7, 6, 5, 4, 8, 1, 3);
+	EXPECT("-from:bob -body:pipeline", 7, 6, 5, 4, 1, 3);
 }
 
 static void test_search_conformance__stemming(void)
