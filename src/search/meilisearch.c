@@ -842,6 +842,25 @@ static bool unknown_header(const mr_search_http_resp *r, const ms_plan *p)
 	return false;
 }
 
+/* Fills out with the page opts asks for of the nh hits h, in their order. */
+static int hits_page(mr_search_result *out, const ms_hit *h, size_t nh, const mr_search_opts *opts, bool relevance)
+{
+	size_t n = nh > opts->offset ? nh - opts->offset : 0;
+	if (opts->limit && n > opts->limit)
+		n = opts->limit;
+	if (n && !(out->ids = mr_calloc(n, sizeof(uint32_t))))
+		return MR_ENOMEM;
+	if (relevance && !(out->scores = mr_calloc(n ? n : 1, sizeof(double))))
+		return MR_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		out->ids[i] = h[opts->offset + i].id;
+		if (relevance)
+			out->scores[i] = h[opts->offset + i].score;
+	}
+	out->count = n;
+	return 0;
+}
+
 /* A one-part query: Meilisearch sorts, pages and counts. */
 static int ms_query_one(ms_inst *ms, const ms_plan *p, const mr_search_opts *opts, mr_search_result *out)
 {
@@ -879,21 +898,17 @@ static int ms_query_one(ms_inst *ms, const ms_plan *p, const mr_search_opts *opt
 				    ms->max_hits);
 	}
 	size_t nh = json_array_size(hits);
-	size_t n = nh > opts->offset ? nh - opts->offset : 0;
-	if (opts->limit && n > opts->limit)
-		n = opts->limit;
-	if (n && !(out->ids = mr_calloc(n, sizeof(uint32_t))))
+	ms_hit *h = mr_malloc((nh ? nh : 1) * sizeof(ms_hit));
+	if (!h)
 		rc = MR_ENOMEM;
-	if (rc == 0 && relevance && !(out->scores = mr_calloc(n ? n : 1, sizeof(double))))
-		rc = MR_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		json_t *h = json_array_get(hits, opts->offset + i);
-		out->ids[i] = (uint32_t)json_integer_value(json_object_get(h, "id"));
-		if (relevance)
-			out->scores[i] = json_number_value(json_object_get(h, "_rankingScore"));
+	for (size_t i = 0; rc == 0 && i < nh; i++) {
+		json_t *o = json_array_get(hits, i);
+		h[i] = (ms_hit){(uint32_t)json_integer_value(json_object_get(o, "id")), 0,
+				json_number_value(json_object_get(o, "_rankingScore"))};
 	}
 	if (rc == 0)
-		out->count = n;
+		rc = hits_page(out, h, nh, opts, relevance);
+	mr_free(h);
 	mr_search__http_resp_dispose(&r);
 	return rc;
 }
@@ -992,20 +1007,7 @@ static int ms_query_many(ms_inst *ms, const ms_plan *p, const mr_search_opts *op
 	if (rc == 0) {
 		qsort(all.h, all.n, sizeof(ms_hit), relevance ? hit_by_score : hit_by_date);
 		out->total = all.n;
-		size_t n = all.n > opts->offset ? all.n - opts->offset : 0;
-		if (opts->limit && n > opts->limit)
-			n = opts->limit;
-		if (n && !(out->ids = mr_calloc(n, sizeof(uint32_t))))
-			rc = MR_ENOMEM;
-		if (rc == 0 && relevance && !(out->scores = mr_calloc(n ? n : 1, sizeof(double))))
-			rc = MR_ENOMEM;
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			out->ids[i] = all.h[opts->offset + i].id;
-			if (relevance)
-				out->scores[i] = all.h[opts->offset + i].score;
-		}
-		if (rc == 0)
-			out->count = n;
+		rc = hits_page(out, all.h, all.n, opts, relevance);
 	}
 	mr_free(all.h);
 	return rc;
