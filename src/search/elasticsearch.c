@@ -36,6 +36,7 @@
  */
 #include "search/backend.h"
 #include "search/http.h"
+#include "search/script.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -531,14 +532,6 @@ static int es_remove(mr_search_inst *inst, uint64_t account, uint32_t doc_id)
 
 /* ---- query translation ---- */
 
-static bool is_cjk(utf8proc_int32_t c)
-{
-	return (c >= 0x1100 && c <= 0x11FF) || (c >= 0x2E80 && c <= 0x2FDF) || (c >= 0x3040 && c <= 0x30FF) ||
-	       (c >= 0x3130 && c <= 0x318F) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0x3400 && c <= 0x4DBF) ||
-	       (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xAC00 && c <= 0xD7AF) || (c >= 0xF900 && c <= 0xFAFF) ||
-	       (c >= 0xFF66 && c <= 0xFF9F) || (c >= 0x20000 && c <= 0x2FA1F);
-}
-
 typedef struct word_info {
 	bool one_word; /* only letters, marks and digits: the analyzer keeps it as one token */
 	size_t cjk;    /* CJK code points */
@@ -560,7 +553,7 @@ static word_info inspect(const char *s)
 		}
 		at += (size_t)l;
 		w.chars++;
-		if (is_cjk(c))
+		if (mr_search__is_cjk(c))
 			w.cjk++;
 		utf8proc_category_t cat = utf8proc_category(c);
 		if (!(cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_NO))

@@ -25,6 +25,7 @@
  */
 #include "search/backend.h"
 #include "search/http.h"
+#include "search/script.h"
 
 #include <inttypes.h>
 #include <utf8proc.h>
@@ -666,11 +667,11 @@ static bool has_cjk(const char *s)
 {
 	const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)s;
 	utf8proc_int32_t c;
-	for (utf8proc_ssize_t n; *u && (n = utf8proc_iterate(u, -1, &c)) > 0; u += n)
-		if ((c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0x3400 && c <= 0x4DBF) ||
-		    (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFF66 && c <= 0xFF9F) ||
-		    (c >= 0x20000 && c <= 0x2FA1F))
+	for (utf8proc_ssize_t n; *u && (n = utf8proc_iterate(u, -1, &c)) > 0; u += n) {
+		mr_cjk_script sc = mr_search__cjk_script(c);
+		if (sc == MR_SCRIPT_HAN || sc == MR_SCRIPT_KANA)
 			return true;
+	}
 	return false;
 }
 

@@ -5,6 +5,7 @@
  * libstemmer stemming.  It knows nothing of keys or postings (index.c).
  */
 #include "search/builtin/analyzer.h"
+#include "search/script.h"
 
 #include <libstemmer.h>
 #include <pthread.h>
@@ -229,20 +230,6 @@ int mr_analyzer_fold(mr_analyzer *a, const char *text, size_t len, mr_buf *out)
 
 /* ---- segmentation ---- */
 
-static bool is_cjk(utf8proc_int32_t c)
-{
-	return (c >= 0x3040 && c <= 0x30FF) ||   /* Hiragana, Katakana */
-	       (c >= 0x31F0 && c <= 0x31FF) ||   /* Katakana phonetic extensions */
-	       (c >= 0x3005 && c <= 0x3007) ||   /* 々 〆 〇 */
-	       (c >= 0x3400 && c <= 0x4DBF) ||   /* CJK extension A */
-	       (c >= 0x4E00 && c <= 0x9FFF) ||   /* CJK unified ideographs */
-	       (c >= 0xF900 && c <= 0xFAFF) ||   /* compatibility ideographs */
-	       (c >= 0x20000 && c <= 0x3FFFF) || /* extensions B.. */
-	       (c >= 0xAC00 && c <= 0xD7AF) ||   /* Hangul syllables */
-	       (c >= 0x1100 && c <= 0x11FF) ||   /* Hangul Jamo */
-	       (c >= 0x3130 && c <= 0x318F) ||   /* Hangul compatibility Jamo */
-	       (c >= 0xFF66 && c <= 0xFF9F);     /* halfwidth Katakana (NFKC maps most away) */
-}
 
 static bool is_word(utf8proc_int32_t c)
 {
@@ -305,7 +292,7 @@ int mr_analyzer_tokenize(mr_analyzer *a, const char *text, size_t len, uint32_t 
 	size_t run_start = 0, run_len = 0; /* current CJK run in cps */
 	for (size_t i = 0; rc == 0 && i <= n; i++) {
 		utf8proc_int32_t c = i < n ? cps[i] : 0;
-		bool cjk = i < n && is_cjk(c);
+		bool cjk = i < n && mr_search__is_cjk(c);
 		bool w = i < n && !cjk && is_word(c);
 		if (cjk) {
 			if (word.len) {
@@ -435,12 +422,20 @@ const char *mr_analyzer_detect(mr_analyzer *a, const char *text, size_t len)
 			cyr++;
 		else if (c >= 0x370 && c <= 0x3FF)
 			greek++;
-		else if ((c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0xFF66 && c <= 0xFF9F))
-			kana++;
-		else if ((c >= 0xAC00 && c <= 0xD7AF) || (c >= 0x1100 && c <= 0x11FF) || (c >= 0x3130 && c <= 0x318F))
-			hangul++;
-		else if (is_cjk(c))
-			han++;
+		else
+			switch (mr_search__cjk_script(c)) {
+			case MR_SCRIPT_KANA:
+				kana++;
+				break;
+			case MR_SCRIPT_HANGUL:
+				hangul++;
+				break;
+			case MR_SCRIPT_HAN:
+				han++;
+				break;
+			case MR_SCRIPT_NOT_CJK:
+				break;
+			}
 	}
 	if (letters == 0)
 		return "";
