@@ -395,7 +395,6 @@ static int read_small(const source *s, mr_buf *out)
 	return rc;
 }
 
-/* Writes the bytes to the backend.  Fills r->comp, r->stored. */
 /* Whether the backend object of id (size bytes) hashes to id: an object
  * found without a record (a crashed put's, possibly a deferred one that
  * never became durable) is adopted only then. */
@@ -421,6 +420,7 @@ static bool object_hashes_to(mr_blob *bs, const mr_blob_id *id, uint64_t size)
 	return ok && mr_blob_id_equal(&check, id);
 }
 
+/* Writes the bytes to the backend.  Fills r->comp, r->stored. */
 static int write_backend(mr_blob *bs, const source *s, rec *r)
 {
 	int rc = 0;
@@ -1390,8 +1390,6 @@ static int purge_reservations(purge_ctx *c)
 	return rc;
 }
 
-/* Any link, or any unexpired reservation, of id. */
-static int held(purge_ctx *c, const mr_blob_id *id, bool *out) { return blob_held(c->bs, id, c->now, out); }
 
 /* Clears every reservation key (both indexes) of a blob being deleted. */
 static int clear_reservations(purge_ctx *c, mr_batch *b, const mr_blob_id *id)
@@ -1459,7 +1457,7 @@ static int purge_one(purge_ctx *c, const mr_blob_id *id, const mr_buf *raw, cons
 	if (rc != 0)
 		goto done;
 	bool h = false;
-	if (r && r->state != ST_PENDING && (rc = held(c, id, &h)) != 0)
+	if (r && r->state != ST_PENDING && (rc = blob_held(c->bs, id, c->now, &h)) != 0)
 		goto done;
 	if (h) {
 		/* a link or reservation committed before our tombstone: put the
@@ -1538,7 +1536,7 @@ static int purge_records_range(purge_ctx *c, const mr_blob_id *after, const mr_b
 		/* a TOMBSTONE goes to purge_one even when held: it restores it */
 		if (candidate && rr.state == ST_LIVE) {
 			bool h = false;
-			if ((rc = held(c, &id, &h)) != 0)
+			if ((rc = blob_held(c->bs, &id, c->now, &h)) != 0)
 				break;
 			candidate = !h;
 		}

@@ -702,7 +702,7 @@ static int plan_of(ms_plan *p, const mr_query_node *root, uint64_t account)
 }
 
 /* The search request of one part. */
-static json_t *part_body(ms_inst *ms, const ms_plan *p, const ms_part *x, size_t per_page, bool relevance,
+static json_t *part_body(const ms_plan *p, const ms_part *x, size_t per_page, bool relevance,
 			 bool sorted, const char *locale)
 {
 	json_t *body = json_pack("{s:s, s:s, s:i, s:I, s:[s,s], s:s, s:b}", "q", mr_buf_cstr(&x->q), "filter",
@@ -728,7 +728,6 @@ static json_t *part_body(ms_inst *ms, const ms_plan *p, const ms_part *x, size_t
 		if (json_object_set_new(body, "attributesToSearchOn", json_pack("[s]", attr)) < 0)
 			goto oom;
 	}
-	MR_UNUSED(ms);
 	return body;
 oom:
 	json_decref(body);
@@ -872,7 +871,7 @@ static int ms_query_one(ms_inst *ms, const ms_plan *p, const mr_search_opts *opt
 				    "), the deepest Meilisearch pages; raise max-hits",
 				    opts->offset + 1, want, ms->max_hits);
 	bool relevance = opts->order == MR_SEARCH_ORDER_RELEVANCE;
-	json_t *body = part_body(ms, p, &p->parts[0], want, relevance, !relevance, NULL);
+	json_t *body = part_body(p, &p->parts[0], want, relevance, !relevance, NULL);
 	if (!body)
 		return mr_error_oom();
 	char path[320];
@@ -933,7 +932,7 @@ static int ms_query_many(ms_inst *ms, const ms_plan *p, const mr_search_opts *op
 	size_t nqueries = 0;
 	for (size_t i = 0; i < p->nparts; i++)
 		for (size_t v = 0; v < (p->parts[i].cjk ? 2u : 1u); v++, nqueries++) {
-			json_t *b = part_body(ms, p, &p->parts[i], (size_t)ms->max_hits, relevance, false,
+			json_t *b = part_body(p, &p->parts[i], (size_t)ms->max_hits, relevance, false,
 					      p->parts[i].cjk ? cjk_locales[v] : NULL);
 			if (!b || json_object_set_new(b, "indexUid", json_string(ms->index)) < 0 ||
 			    json_array_append_new(queries, b) < 0) {
