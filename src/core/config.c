@@ -399,12 +399,7 @@ static int load_store(mr_config *cfg, const char *id, mr_toml_value *t, mr_store
 				    "%s:%d: store.%s.type: store \"%s\": backend \"%s\" is not compiled into this build (%s "
 				    "was not found at configure time)",
 				    cfg->path, type->line, id, id, sc->type->name, sc->type->missing_lib);
-	int rc;
-	if (!sc->type->implemented &&
-	    (rc = warn(cfg, "%s:%d: store.%s.type: the \"%s\" backend is not implemented in this version yet; opening this store will fail",
-		       cfg->path, type->line, id, sc->type->name)))
-		return rc;
-	rc = resolve_table_secrets(sc, t, "");
+	int rc = resolve_table_secrets(sc, t, "");
 	if (rc)
 		return rc;
 	if ((rc = check_table(sc, t, "")))

@@ -111,17 +111,17 @@ static const mr_key_spec meili_keys[] = {
 };
 
 static const mr_store_type types[] = {
-	{"rocksdb", MR_ROLE_ALL, MR_HAVE_ROCKSDB, true, "librocksdb", "path", data_keys},
-	{"sqlite", MR_ROLE_ALL, MR_HAVE_SQLITE, true, "libsqlite3", "path", data_keys},
-	{"postgresql", MR_ROLE_ALL, MR_HAVE_POSTGRES, true, "libpq", "url|host", data_keys},
-	{"mysql", MR_ROLE_ALL, MR_HAVE_MYSQL, true, "libmariadb", "url|host", data_keys},
-	{"fs", MR_ROLE_BLOB, true, true, NULL, "path", fs_keys},
-	{"s3", MR_ROLE_BLOB, MR_HAVE_CURL, true, "libcurl", "bucket", s3_keys},
-	{"redis", MR_ROLE_LOOKUP, MR_HAVE_REDIS, true, "libhiredis", "url|urls", redis_keys},
-	{"local", MR_ROLE_LOOKUP, true, true, NULL, NULL, local_keys},
-	{"elasticsearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys},
-	{"opensearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url|urls", elastic_keys}, /* same backend */
-	{"meilisearch", MR_ROLE_FTS, MR_HAVE_CURL, true, "libcurl", "url", meili_keys},
+	{"rocksdb", MR_ROLE_ALL, MR_HAVE_ROCKSDB, "librocksdb", "path", data_keys},
+	{"sqlite", MR_ROLE_ALL, MR_HAVE_SQLITE, "libsqlite3", "path", data_keys},
+	{"postgresql", MR_ROLE_ALL, MR_HAVE_POSTGRES, "libpq", "url|host", data_keys},
+	{"mysql", MR_ROLE_ALL, MR_HAVE_MYSQL, "libmariadb", "url|host", data_keys},
+	{"fs", MR_ROLE_BLOB, true, NULL, "path", fs_keys},
+	{"s3", MR_ROLE_BLOB, MR_HAVE_CURL, "libcurl", "bucket", s3_keys},
+	{"redis", MR_ROLE_LOOKUP, MR_HAVE_REDIS, "libhiredis", "url|urls", redis_keys},
+	{"local", MR_ROLE_LOOKUP, true, NULL, NULL, local_keys},
+	{"elasticsearch", MR_ROLE_FTS, MR_HAVE_CURL, "libcurl", "url|urls", elastic_keys},
+	{"opensearch", MR_ROLE_FTS, MR_HAVE_CURL, "libcurl", "url|urls", elastic_keys}, /* same backend */
+	{"meilisearch", MR_ROLE_FTS, MR_HAVE_CURL, "libcurl", "url", meili_keys},
 };
 
 const mr_store_type *mr_store_type_find(const char *name)

@@ -38,7 +38,6 @@ typedef struct mr_store_type {
 	const char *name;
 	unsigned roles;
 	bool compiled;
-	bool implemented;           /* false: known name, backend not written yet */
 	const char *missing_lib;    /* why it is not compiled in */
 	const char *required;       /* "path", "bucket", "url|host" (one of), or NULL */
 	const mr_key_spec *keys;    /* terminated by {NULL, 0} */

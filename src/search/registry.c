@@ -30,8 +30,9 @@ const mr_search_backend *mr_search__backend_find(const char *type)
 	for (size_t i = 0; i < MR_ARRAY_LEN(external_types); i++)
 		if (strcmp(type, external_types[i]) == 0)
 			return mr_error_set(MR_ENOTSUPPORTED,
-					    "search backend \"%s\" is not compiled into this build (%s)", type,
-					    MR_HAVE_CURL ? "not implemented yet" : "libcurl was not found at configure time"),
+					    "search backend \"%s\" is not compiled into this build (libcurl was not found at "
+					    "configure time)",
+					    type),
 			       NULL;
 	mr_error_set(MR_EINVALID, "unknown search store type \"%s\" (expected a data store type for the built-in "
 				  "index, or elasticsearch, opensearch, meilisearch)",
